@@ -1,0 +1,502 @@
+"""The one module that talks to the database (SQLite): papers, fetch state, editions, deliveries.
+
+Nothing else in the program opens the database file or writes SQL. The schema is versioned
+with ``PRAGMA user_version`` and grown by the ordered migrations at the bottom of this file.
+Every write that belongs together is one transaction, so a failure half-way (bad input, a
+crash) leaves what was stored before untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+
+from digest.errors import StoreError
+from digest.models import FeedEntry, Paper, Ranked, Reason, normalise_title
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertStats:
+    added: int
+    merged: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRun:
+    source: str
+    ran_at: datetime
+    status: str  # ok | empty | not-modified | error
+    papers: int
+    message: str
+
+
+class Store:
+    """A handle on one SQLite file. Use ``Store.open(path)``; close it (or use ``with``)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            _migrate(connection)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{path}: cannot open the database: {error}") from None
+        return cls(connection)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- papers ---------------------------------------------------------------------------
+
+    def upsert_papers(self, papers: Iterable[Paper], *, source: str, now: datetime) -> UpsertStats:
+        """Store papers, merging each with an earlier sighting of the same work."""
+        added = merged = 0
+        stamp = now.isoformat()
+        with self._transaction() as db:
+            for paper in papers:
+                existing_key, existing = self._find_same_work(paper)
+                if existing is None:
+                    stored = paper
+                    _insert_paper(db, stored, stamp)
+                    added += 1
+                else:
+                    stored = merge_papers(existing, paper)
+                    _update_paper(db, existing_key, stored, stamp)
+                    merged += 1
+                db.execute(
+                    "INSERT OR REPLACE INTO sightings (key, source, seen_at) VALUES (?, ?, ?)",
+                    (stored.key, source, stamp),
+                )
+        return UpsertStats(added=added, merged=merged)
+
+    def _find_same_work(self, paper: Paper) -> tuple[str, Paper | None]:
+        """Look the paper up by key, then DOI, then normalised title (for non-arXiv items)."""
+        row = self._db.execute("SELECT * FROM papers WHERE key = ?", (paper.key,)).fetchone()
+        if row is None and paper.doi:
+            row = self._db.execute("SELECT * FROM papers WHERE doi = ?", (paper.doi,)).fetchone()
+        if row is None and paper.arxiv_id is None:
+            row = self._db.execute(
+                "SELECT * FROM papers WHERE title_norm = ? AND arxiv_id IS NULL",
+                (normalise_title(paper.title),),
+            ).fetchone()
+        if row is None:
+            return paper.key, None
+        return row["key"], _paper_from_row(row)
+
+    def latest_announcement(self) -> date | None:
+        row = self._db.execute("SELECT MAX(announced) FROM papers").fetchone()
+        return date.fromisoformat(row[0]) if row[0] else None
+
+    def announcement_days(self) -> list[date]:
+        rows = self._db.execute("SELECT DISTINCT announced FROM papers ORDER BY announced")
+        return [date.fromisoformat(row[0]) for row in rows]
+
+    def papers_announced(self, *, after: date | None, until: date) -> list[Paper]:
+        """Papers announced in (after, until], in key order."""
+        rows = self._db.execute(
+            "SELECT * FROM papers WHERE announced > ? AND announced <= ? ORDER BY key",
+            ((after.isoformat() if after else ""), until.isoformat()),
+        )
+        return [_paper_from_row(row) for row in rows]
+
+    def papers_by_arxiv_id(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for chunk in _chunks(list(arxiv_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT * FROM papers WHERE arxiv_id IN ({marks})", chunk)
+            found.update({row["arxiv_id"]: _paper_from_row(row) for row in rows})
+        return found
+
+    def corpus(self, *, limit: int) -> list[Paper]:
+        """The ``limit`` most recently announced papers: the ranker learns word weights here."""
+        rows = self._db.execute(
+            "SELECT * FROM papers ORDER BY announced DESC, key LIMIT ?", (limit,)
+        )
+        return [_paper_from_row(row) for row in rows]
+
+    def count_papers(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+
+    # --- fetch state ----------------------------------------------------------------------
+
+    def http_validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self._db.execute(
+            "SELECT etag, last_modified FROM http_cache WHERE url = ?", (url,)
+        ).fetchone()
+        return (row["etag"], row["last_modified"]) if row else (None, None)
+
+    def save_http_validators(
+        self, url: str, etag: str | None, last_modified: str | None, *, now: datetime
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO http_cache (url, etag, last_modified, fetched_at) "
+                "VALUES (?, ?, ?, ?)",
+                (url, etag, last_modified, now.isoformat()),
+            )
+
+    def record_source_run(self, run: SourceRun) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO source_runs (source, ran_at, status, papers, message) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run.source, run.ran_at.isoformat(), run.status, run.papers, run.message),
+            )
+
+    # --- editions and what each profile already received ----------------------------------
+
+    def last_edition(self, profile: str) -> date | None:
+        row = self._db.execute(
+            "SELECT MAX(edition) FROM editions WHERE profile = ?", (profile,)
+        ).fetchone()
+        return date.fromisoformat(row[0]) if row[0] else None
+
+    def received_keys(self, profile: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` an earlier edition of ``profile`` already carried."""
+        received: set[str] = set()
+        for chunk in _chunks(list(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key FROM edition_papers WHERE profile = ? AND key IN ({marks})",
+                [profile, *chunk],
+            )
+            received.update(row[0] for row in rows)
+        return received
+
+    def record_edition(
+        self,
+        profile: str,
+        edition: date,
+        *,
+        since: date | None,
+        papers: Sequence[Ranked],
+        recipients: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Record an edition, its ranked papers and one pending delivery per recipient.
+
+        One transaction: afterwards the edition is either fully planned or not at all. The
+        papers recorded here are what the profile "received": later editions skip them, and
+        the profile's feed is built from them.
+        """
+        stamp = now.isoformat()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO editions (profile, edition, since, created_at, papers) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    profile,
+                    edition.isoformat(),
+                    since.isoformat() if since else None,
+                    stamp,
+                    len(papers),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO edition_papers (profile, edition, key, rank, score, interest, "
+                "reasons, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        profile,
+                        edition.isoformat(),
+                        ranked.paper.key,
+                        rank,
+                        ranked.score,
+                        ranked.interest,
+                        _reasons_json(ranked.reasons),
+                        stamp,
+                    )
+                    for rank, ranked in enumerate(papers)
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO deliveries (profile, edition, recipient, status, "
+                "created_at) VALUES (?, ?, ?, 'pending', ?)",
+                [(profile, edition.isoformat(), recipient, stamp) for recipient in recipients],
+            )
+
+    def edition_papers(self, profile: str, edition: date) -> list[Ranked]:
+        """The ranked papers of a recorded edition, in digest order (for pending sends)."""
+        rows = self._db.execute(
+            "SELECT p.*, e.score, e.interest, e.reasons FROM edition_papers e "
+            "JOIN papers p ON p.key = e.key WHERE e.profile = ? AND e.edition = ? "
+            "ORDER BY e.rank",
+            (profile, edition.isoformat()),
+        )
+        return [_ranked_from_row(row) for row in rows]
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    def pending_deliveries(self, profile: str) -> list[tuple[date, str]]:
+        rows = self._db.execute(
+            "SELECT edition, recipient FROM deliveries WHERE profile = ? AND status = 'pending' "
+            "ORDER BY edition, recipient",
+            (profile,),
+        )
+        return [(date.fromisoformat(row[0]), row[1]) for row in rows]
+
+    def mark_delivery(
+        self,
+        profile: str,
+        edition: date,
+        recipient: str,
+        *,
+        status: str,
+        now: datetime,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), "
+                "error = ?, attempts = attempts + 1, updated_at = ? "
+                "WHERE profile = ? AND edition = ? AND recipient = ?",
+                (
+                    status,
+                    message_id,
+                    error,
+                    now.isoformat(),
+                    profile,
+                    edition.isoformat(),
+                    recipient,
+                ),
+            )
+
+    def delivery_counts(self, profile: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT status, COUNT(*) FROM deliveries WHERE profile = ? GROUP BY status",
+            (profile,),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    # --- feeds ----------------------------------------------------------------------------
+
+    def feed_entries(self, profile: str, *, since: datetime) -> list[FeedEntry]:
+        """Papers ``profile`` received at or after ``since``, newest first, for its feed."""
+        rows = self._db.execute(
+            "SELECT p.*, e.score, e.interest, e.reasons, e.edition, e.added_at "
+            "FROM edition_papers e JOIN papers p ON p.key = e.key "
+            "WHERE e.profile = ? AND e.added_at >= ? "
+            "ORDER BY e.added_at DESC, e.edition DESC, e.rank",
+            (profile, since.isoformat()),
+        )
+        return [
+            FeedEntry(
+                ranked=_ranked_from_row(row),
+                edition=date.fromisoformat(row["edition"]),
+                published=datetime.fromisoformat(row["added_at"]),
+            )
+            for row in rows
+        ]
+
+
+# --- merging two sightings of one paper -------------------------------------------------------
+
+
+def merge_papers(old: Paper, new: Paper) -> Paper:
+    """Combine two sightings: union of categories, highest upvotes, newest version's text.
+
+    The announcement date stays the earliest one seen, so a paper listed again later (a
+    replacement, a Hugging Face pick days after arXiv) does not count as news twice.
+    """
+    newer = new if (new.version or 0) > (old.version or 0) else old
+    return replace(
+        newer,
+        title=newer.title or old.title or new.title,
+        abstract=newer.abstract or old.abstract or new.abstract,
+        authors=newer.authors or old.authors or new.authors,
+        categories=tuple(dict.fromkeys((*old.categories, *new.categories))),
+        announced=min(old.announced, new.announced),
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        version=max(old.version or 0, new.version or 0) or None,
+        doi=old.doi or new.doi,
+        url=old.url or new.url,
+        pdf_url=newer.pdf_url or old.pdf_url or new.pdf_url,
+        announce_type=old.announce_type or new.announce_type,
+        upvotes=max(old.upvotes or 0, new.upvotes or 0) or None,
+        journal_ref=old.journal_ref or new.journal_ref,
+        comment=newer.comment or old.comment or new.comment,
+    )
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+_PAPER_COLUMNS = (
+    "key, arxiv_id, version, doi, title, title_norm, abstract, authors, categories, announced, "
+    "announce_type, url, pdf_url, upvotes, journal_ref, comment"
+)
+
+
+def _paper_values(paper: Paper) -> tuple[object, ...]:
+    return (
+        paper.key,
+        paper.arxiv_id,
+        paper.version,
+        paper.doi,
+        paper.title,
+        normalise_title(paper.title),
+        paper.abstract,
+        json.dumps(list(paper.authors)),
+        json.dumps(list(paper.categories)),
+        paper.announced.isoformat(),
+        paper.announce_type,
+        paper.url,
+        paper.pdf_url,
+        paper.upvotes,
+        paper.journal_ref,
+        paper.comment,
+    )
+
+
+def _insert_paper(db: sqlite3.Connection, paper: Paper, stamp: str) -> None:
+    db.execute(
+        f"INSERT INTO papers ({_PAPER_COLUMNS}, first_seen, updated_at) "
+        f"VALUES ({','.join('?' * 18)})",
+        (*_paper_values(paper), stamp, stamp),
+    )
+
+
+def _update_paper(db: sqlite3.Connection, old_key: str, paper: Paper, stamp: str) -> None:
+    """Rewrite a stored paper; if the merge changed its key (a DOI item that turned out to
+    be on arXiv), move everything that refers to the old key along with it."""
+    assignments = ", ".join(f"{column.strip()} = ?" for column in _PAPER_COLUMNS.split(","))
+    db.execute(
+        f"UPDATE papers SET {assignments}, updated_at = ? WHERE key = ?",
+        (*_paper_values(paper), stamp, old_key),
+    )
+    if paper.key != old_key:
+        for table in ("sightings", "edition_papers"):
+            db.execute(f"UPDATE OR REPLACE {table} SET key = ? WHERE key = ?", (paper.key, old_key))
+
+
+def _paper_from_row(row: sqlite3.Row) -> Paper:
+    return Paper(
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        categories=tuple(json.loads(row["categories"])),
+        announced=date.fromisoformat(row["announced"]),
+        arxiv_id=row["arxiv_id"],
+        version=row["version"],
+        doi=row["doi"],
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        announce_type=row["announce_type"],
+        upvotes=row["upvotes"],
+        journal_ref=row["journal_ref"],
+        comment=row["comment"],
+    )
+
+
+def _reasons_json(reasons: Sequence[Reason]) -> str:
+    return json.dumps([[reason.kind, reason.text, reason.weight] for reason in reasons])
+
+
+def _ranked_from_row(row: sqlite3.Row) -> Ranked:
+    return Ranked(
+        paper=_paper_from_row(row),
+        score=row["score"],
+        interest=row["interest"],
+        reasons=tuple(Reason(*reason) for reason in json.loads(row["reasons"])),
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this program knows "
+            f"({len(MIGRATIONS)}); upgrade paper-digest or use another database file"
+        )
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+@migration
+def _create_tables(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE papers (
+            key TEXT PRIMARY KEY, arxiv_id TEXT, version INTEGER, doi TEXT,
+            title TEXT NOT NULL, title_norm TEXT NOT NULL, abstract TEXT NOT NULL,
+            authors TEXT NOT NULL, categories TEXT NOT NULL, announced TEXT NOT NULL,
+            announce_type TEXT, url TEXT, pdf_url TEXT, upvotes INTEGER,
+            journal_ref TEXT, comment TEXT, first_seen TEXT NOT NULL, updated_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX papers_announced ON papers (announced)")
+    db.execute("CREATE INDEX papers_arxiv_id ON papers (arxiv_id)")
+    db.execute("CREATE INDEX papers_doi ON papers (doi)")
+    db.execute("CREATE INDEX papers_title_norm ON papers (title_norm)")
+    db.execute(
+        "CREATE TABLE sightings (key TEXT NOT NULL, source TEXT NOT NULL, seen_at TEXT NOT NULL, "
+        "PRIMARY KEY (key, source))"
+    )
+    db.execute(
+        "CREATE TABLE http_cache (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, "
+        "fetched_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE source_runs (id INTEGER PRIMARY KEY, source TEXT NOT NULL, "
+        "ran_at TEXT NOT NULL, status TEXT NOT NULL, papers INTEGER NOT NULL, message TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE editions (profile TEXT NOT NULL, edition TEXT NOT NULL, since TEXT, "
+        "created_at TEXT NOT NULL, papers INTEGER NOT NULL, PRIMARY KEY (profile, edition))"
+    )
+    db.execute(
+        "CREATE TABLE edition_papers (profile TEXT NOT NULL, edition TEXT NOT NULL, "
+        "key TEXT NOT NULL, rank INTEGER NOT NULL, score REAL NOT NULL, interest TEXT, "
+        "reasons TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (profile, key))"
+    )
+    db.execute("CREATE INDEX edition_papers_edition ON edition_papers (profile, edition, rank)")
+    db.execute(
+        "CREATE TABLE deliveries (profile TEXT NOT NULL, edition TEXT NOT NULL, "
+        "recipient TEXT NOT NULL, status TEXT NOT NULL, message_id TEXT, error TEXT, "
+        "attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT, "
+        "PRIMARY KEY (profile, edition, recipient))"
+    )
