@@ -1,0 +1,210 @@
+"""Rank candidate papers against a profile: pure, deterministic, explained.
+
+Scores come from TF-IDF vectors (scikit-learn) fitted on the stored corpus:
+
+* each keyword (a word or a phrase) is a small query vector; its contribution to a paper is
+  the cosine between the two, so a rare word counts more than a common one;
+* each seed paper is a vector too; the most similar seed contributes its cosine;
+* an interest's score is ``weight * (sum of keyword contributions + best seed similarity)``,
+  and a paper belongs to the interest that scores it highest;
+* author and category boosts are added on top; ``exclude`` terms and ``categories.only``
+  take a paper out of the running (score 0, with the reason shown).
+
+The reasons attached to each paper are exactly those contributions, largest first, so what
+the email says about a paper is what actually put it there.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from digest.config import Interest, Profile
+from digest.models import Paper, Ranked, Reason
+
+# Reasons of these kinds take a paper out of an edition whatever its score.
+BLOCKING_REASONS = frozenset({"exclude", "filter"})
+_MAX_KEYWORD_REASONS = 4
+
+
+def paper_text(paper: Paper) -> str:
+    # The title is said twice: it is the author's own summary and should weigh more.
+    return f"{paper.title}. {paper.title}. {paper.abstract}"
+
+
+def _fold(text: str) -> str:
+    """Lower-case, strip accents and punctuation: the form phrases and names are matched in."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " " + " ".join(re.findall(r"[a-z0-9]+", ascii_text.lower())) + " "
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    score: float
+    interest: str | None
+    reasons: tuple[Reason, ...]
+
+
+class Ranker:
+    """Word weights learnt from a corpus; ranks any number of profiles against candidates."""
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self._vectorizer = vectorizer
+
+    @classmethod
+    def fit(cls, corpus: Sequence[Paper]) -> Ranker:
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            stop_words="english",
+            strip_accents="unicode",
+            dtype=np.float32,
+        )
+        texts = [paper_text(paper) for paper in corpus] or ["empty corpus"]
+        vectorizer.fit(texts)
+        return cls(vectorizer)
+
+    def rank(
+        self, profile: Profile, candidates: Sequence[Paper], *, seeds: Mapping[str, Paper]
+    ) -> list[Ranked]:
+        """Every candidate with its score and reasons, best first, ties broken by key."""
+        if not candidates:
+            return []
+        docs = self._vectorizer.transform([paper_text(paper) for paper in candidates])
+        folded = [_fold(f"{paper.title} {paper.abstract}") for paper in candidates]
+        per_interest = [
+            self._interest_contributions(interest, docs, folded, seeds)
+            for interest in profile.interests
+        ]
+        ranked = [
+            _finish(profile, paper, [contrib[index] for contrib in per_interest])
+            for index, paper in enumerate(candidates)
+        ]
+        ranked.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
+        return ranked
+
+    def _interest_contributions(
+        self,
+        interest: Interest,
+        docs: sparse.csr_matrix,
+        folded_texts: Sequence[str],
+        seeds: Mapping[str, Paper],
+    ) -> list[_Scored]:
+        """For one interest, each candidate's score and the contributions that make it up."""
+        keyword_sims = self._similarities(list(interest.keywords), docs)
+        seed_papers = [seeds[seed] for seed in interest.seeds if seed in seeds]
+        seed_sims = self._similarities([paper_text(p) for p in seed_papers], docs)
+        results = []
+        for column, text in enumerate(folded_texts):
+            reasons = _keyword_reasons(interest, keyword_sims[:, column], text)
+            if seed_papers:
+                best = int(np.argmax(seed_sims[:, column]))
+                similarity = float(seed_sims[best, column])
+                if similarity > 0:
+                    reasons.append(_seed_reason(interest, seed_papers[best], similarity))
+            score = sum(reason.weight for reason in reasons)
+            results.append(_Scored(score, interest.name, tuple(reasons)))
+        return results
+
+    def _similarities(self, texts: list[str], docs: sparse.csr_matrix) -> np.ndarray:
+        """Cosine similarity of each text (row) with each candidate (column)."""
+        if not texts:
+            return np.zeros((0, docs.shape[0]), dtype=np.float32)
+        queries = self._vectorizer.transform(texts)
+        return np.asarray((queries @ docs.T).todense(), dtype=np.float32)
+
+
+def _keyword_reasons(interest: Interest, sims: np.ndarray, folded_text: str) -> list[Reason]:
+    matched = [
+        Reason(
+            "keyword",
+            # Some words of a phrase can match without the phrase: say so.
+            f"{'matched' if _fold(keyword) in folded_text else 'partly matched'} “{keyword}”",
+            float(sim) * interest.weight,
+        )
+        for keyword, sim in zip(interest.keywords, sims, strict=True)
+        if sim > 0
+    ]
+    matched.sort(key=lambda reason: -reason.weight)
+    # Every keyword counts in the score; the long tail is folded into one line.
+    if len(matched) > _MAX_KEYWORD_REASONS:
+        rest = matched[_MAX_KEYWORD_REASONS - 1 :]
+        folded = Reason(
+            "keyword",
+            f"{len(rest)} more keywords",
+            sum(reason.weight for reason in rest),
+        )
+        matched = [*matched[: _MAX_KEYWORD_REASONS - 1], folded]
+    return matched
+
+
+def _seed_reason(interest: Interest, seed: Paper, similarity: float) -> Reason:
+    title = seed.title if len(seed.title) <= 70 else seed.title[:67].rstrip() + "…"
+    return Reason(
+        "seed",
+        f"similar to seed {seed.arxiv_id} “{title}”",
+        similarity * interest.weight,
+    )
+
+
+def _finish(profile: Profile, paper: Paper, options: list[_Scored]) -> Ranked:
+    """Pick the paper's best interest, then apply boosts, exclusions and category limits."""
+    best = max(options, key=lambda scored: scored.score)
+    reasons = [*best.reasons, *_author_reasons(profile, paper), *_category_reasons(profile, paper)]
+    blocking = _blocking_reasons(profile, paper)
+    if blocking:
+        return Ranked(paper=paper, score=0.0, interest=best.interest, reasons=tuple(blocking))
+    reasons.sort(key=lambda reason: -reason.weight)
+    score = sum(reason.weight for reason in reasons)
+    interest = best.interest if best.score > 0 else None
+    return Ranked(paper=paper, score=score, interest=interest, reasons=tuple(reasons))
+
+
+def _author_reasons(profile: Profile, paper: Paper) -> list[Reason]:
+    if not profile.authors or profile.author_boost == 0:
+        return []
+    names = {_fold(author) for author in paper.authors}
+    return [
+        Reason("author", f"author: {author}", profile.author_boost)
+        for author in profile.authors
+        if _fold(author) in names
+    ]
+
+
+def _category_reasons(profile: Profile, paper: Paper) -> list[Reason]:
+    return [
+        Reason("category", f"category: {category}", boost)
+        for category, boost in sorted(profile.categories.boost.items())
+        if category in paper.categories
+    ]
+
+
+def _blocking_reasons(profile: Profile, paper: Paper) -> list[Reason]:
+    text = _fold(f"{paper.title} {paper.abstract}")
+    blocking = [
+        Reason("exclude", f"excluded: mentions “{term}”", 0.0)
+        for term in profile.exclude
+        if _fold(term) in text
+    ]
+    only = profile.categories.only
+    if only and not set(only) & set(paper.categories):
+        blocking.append(Reason("filter", f"not in {', '.join(only)}", 0.0))
+    return blocking
+
+
+def select_for_edition(ranked: Sequence[Ranked], profile: Profile) -> list[Ranked]:
+    """The papers an edition carries: above ``min_score``, not excluded, at most ``max_papers``."""
+    chosen = [
+        r
+        for r in ranked
+        if r.score > 0
+        and r.score >= profile.min_score
+        and not any(reason.kind in BLOCKING_REASONS for reason in r.reasons)
+    ]
+    return chosen[: profile.max_papers]

@@ -1,0 +1,103 @@
+"""Ranking: keyword and seed contributions, boosts, exclusions, deterministic order."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from digest.config import Profile
+from digest.models import Paper
+from digest.rank import Ranker, select_for_edition
+
+DAY = date(2026, 11, 20)
+
+
+def make(arxiv_id: str, title: str, abstract: str, *, authors: tuple[str, ...] = ("A. Author",),
+         categories: tuple[str, ...] = ("cs.CL",)) -> Paper:
+    return Paper(title=title, abstract=abstract, authors=authors, categories=categories,
+                 announced=DAY, arxiv_id=arxiv_id)
+
+
+RAG = make("2611.00001", "Retrieval-augmented generation with citation checks",
+           "We ground answers of language models in retrieved passages and verify citations.")
+JUDGE = make("2611.00002", "Calibrating LLM judges",
+             "Language models used as judges disagree with humans; we calibrate them.")
+ROBOT = make("2611.00003", "Legged locomotion from scratch",
+             "A quadruped learns to walk with reinforcement learning in simulation.",
+             authors=("Sören Falk", "B. Builder"), categories=("cs.RO", "cs.LG"))
+GALAXY = make("2611.00004", "Bars drive gas inflow in spiral galaxies",
+              "Simulations of barred galaxies show inflow towards the centre.",
+              categories=("astro-ph.GA",))
+CORPUS = [RAG, JUDGE, ROBOT, GALAXY]
+
+
+def profile(**settings: object) -> Profile:
+    return Profile.model_validate(
+        {"interests": [{"name": "RAG", "keywords": ["retrieval-augmented generation", "citation"]}],
+         **settings})
+
+
+def test_keyword_matches_rank_first_and_say_why() -> None:
+    ranked = Ranker.fit(CORPUS).rank(profile(), CORPUS, seeds={})
+    assert ranked[0].paper == RAG
+    assert ranked[0].interest == "RAG"
+    texts = [reason.text for reason in ranked[0].reasons]
+    assert any("citation" in text for text in texts)
+    assert any("retrieval-augmented generation" in text for text in texts)
+
+
+def test_the_score_is_the_sum_of_the_reasons_shown() -> None:
+    ranked = Ranker.fit(CORPUS).rank(profile(authors=["Sören Falk"],
+                                             categories={"boost": {"cs.CL": 0.1}}),
+                                     CORPUS, seeds={})
+    for item in ranked:
+        assert abs(item.score - sum(reason.weight for reason in item.reasons)) < 1e-6
+
+
+def test_seed_similarity_names_the_seed() -> None:
+    seed = make("2501.00009", "Citation verification for retrieval-augmented generation",
+                "Checking that retrieved passages support the generated citations.")
+    settings = Profile.model_validate({"interests": [{"name": "RAG", "seeds": ["2501.00009"]}]})
+    ranked = Ranker.fit([*CORPUS, seed]).rank(settings, CORPUS, seeds={"2501.00009": seed})
+    assert ranked[0].paper == RAG
+    assert any(r.kind == "seed" and "2501.00009" in r.text for r in ranked[0].reasons)
+
+
+def test_author_boost_matches_names_regardless_of_accents() -> None:
+    ranked = Ranker.fit(CORPUS).rank(profile(authors=["Soren Falk"]), CORPUS, seeds={})
+    robot = next(r for r in ranked if r.paper == ROBOT)
+    assert [reason.text for reason in robot.reasons] == ["author: Soren Falk"]
+    assert robot.score == 0.2
+
+
+def test_exclude_and_category_filter_take_papers_out_with_a_reason() -> None:
+    settings = profile(exclude=["language models used as judges"],
+                       categories={"only": ["cs.CL"]})
+    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
+    judge = next(r for r in ranked if r.paper == JUDGE)
+    galaxy = next(r for r in ranked if r.paper == GALAXY)
+    assert judge.score == 0 and judge.reasons[0].kind == "exclude"
+    assert galaxy.score == 0 and galaxy.reasons[0].kind == "filter"
+    chosen = select_for_edition(ranked, settings)
+    assert [r.paper for r in chosen] == [RAG]
+
+
+def test_order_is_deterministic_with_ties_broken_by_id() -> None:
+    ranker = Ranker.fit(CORPUS)
+    first = ranker.rank(profile(), list(reversed(CORPUS)), seeds={})
+    second = ranker.rank(profile(), CORPUS, seeds={})
+    assert [r.paper.key for r in first] == [r.paper.key for r in second]
+    zero = [r.paper.key for r in first if r.score == 0]
+    assert zero == sorted(zero)
+
+
+def test_min_score_and_max_papers_limit_the_edition() -> None:
+    settings = profile(min_score=0.0001, max_papers=1,
+                       interests=[{"name": "Any", "keywords": ["language models"]}])
+    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
+    assert len([r for r in ranked if r.score > 0]) >= 2
+    assert len(select_for_edition(ranked, settings)) == 1
+
+
+def test_empty_candidates_and_empty_corpus() -> None:
+    assert Ranker.fit([]).rank(profile(), [], seeds={}) == []
+    assert Ranker.fit([]).rank(profile(), [RAG], seeds={})[0].score == 0
