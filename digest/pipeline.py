@@ -1,0 +1,362 @@
+"""The daily job as a recipe: ingest, rank, record, render, deliver. Every stage meets here.
+
+``digest run`` and (later) the scheduler both call :func:`run_once`. Time comes in as
+``now``; nothing below reads the clock.
+
+Editions are judged by announcement date, not by the wall clock: a profile's next edition
+holds the papers announced after its previous edition, up to the latest announcement in
+the store (on its first run, that latest announcement day only). An edition and its pending
+deliveries are recorded in one transaction before anything is sent, and each message is
+marked sent only once it is written or accepted, so a second run sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+
+from digest import __version__
+from digest.config import Config, Profile
+from digest.deliver import (
+    PermanentFailure,
+    SmtpSender,
+    outbox_path,
+    write_atomically,
+    write_feeds,
+    write_outbox,
+)
+from digest.errors import DeliveryError, ProfileNotFound
+from digest.fetch import DEFAULT_USER_AGENT, HttpClient
+from digest.ingest import Progress, SourceOutcome, ingest_sources
+from digest.models import Edition, Paper, Ranked
+from digest.rank import Ranker, select_for_edition
+from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
+from digest.store import Store
+
+CORPUS_LIMIT = 20_000  # the most recent papers the word weights are learnt from
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileOutcome:
+    profile: str
+    edition: date | None
+    papers: int
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+    pending: int = 0
+    note: str = ""
+    feeds: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    sources: list[SourceOutcome]
+    profiles: list[ProfileOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status != "error" for s in self.sources) and not any(
+            p.failed for p in self.profiles
+        )
+
+
+def http_client(config: Config) -> HttpClient:
+    return HttpClient(
+        user_agent=DEFAULT_USER_AGENT,
+        timeout=config.http.timeout,
+        retries=config.http.retries,
+        max_bytes=int(config.http.max_mb * 1024 * 1024),
+    )
+
+
+def select_profiles(config: Config, name: str | None) -> dict[str, Profile]:
+    if name is None:
+        return dict(config.profiles)
+    if name not in config.profiles:
+        known = ", ".join(sorted(config.profiles))
+        raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
+    return {name: config.profiles[name]}
+
+
+def run_once(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime,
+    profile: str | None = None,
+    dry_run: bool = False,
+    client: HttpClient | None = None,
+    progress: Progress = lambda _message: None,
+) -> RunReport:
+    """Ingest every source, then make, record and deliver each profile's next edition."""
+    profiles = select_profiles(config, profile)
+    sources = ingest_sources(config, store, client or http_client(config), now=now,
+                             progress=progress)
+    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    env = load_templates(config.templates_dir)
+    outcomes = []
+    for name, settings in profiles.items():
+        progress(f"profile {name}: ranking ...")
+        edition = next_edition(store, ranker, name, settings)
+        if dry_run:
+            outcomes.append(_dry_run_outcome(name, settings, edition))
+            continue
+        try:
+            outcomes.append(_publish(config, store, env, name, settings, edition, now, progress))
+        except DeliveryError as error:
+            # The edition is recorded with its deliveries pending; the next run retries them.
+            outcomes.append(ProfileOutcome(name, edition.date if edition else None,
+                                           len(edition.papers) if edition else 0,
+                                           failed=[str(error)]))
+    return RunReport(sources, outcomes)
+
+
+def next_edition(store: Store, ranker: Ranker, name: str, profile: Profile) -> Edition | None:
+    """The edition ``name`` would get now, or None when nothing was announced since the last."""
+    latest = store.latest_announcement()
+    previous = store.last_edition(name)
+    if latest is None or (previous is not None and latest <= previous):
+        return None
+    since = previous if previous is not None else latest - timedelta(days=1)
+    candidates = store.papers_announced(after=since, until=latest)
+    received = store.received_keys(name, [paper.key for paper in candidates])
+    fresh = [paper for paper in candidates if paper.key not in received]
+    ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile))
+    return Edition(
+        profile=name,
+        date=latest,
+        since=previous,
+        papers=tuple(select_for_edition(ranked, profile)),
+        interests=tuple(interest.name for interest in profile.interests),
+    )
+
+
+def rank_day(
+    store: Store, name: str, profile: Profile, *, day: date | None
+) -> tuple[date | None, list[Ranked]]:
+    """All candidates announced on ``day`` (default: the latest announcement), ranked."""
+    day = day or store.latest_announcement()
+    if day is None:
+        return None, []
+    candidates = store.papers_announced(after=day - timedelta(days=1), until=day)
+    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    return day, ranker.rank(profile, candidates, seeds=_seeds(store, profile))
+
+
+def _seeds(store: Store, profile: Profile) -> dict[str, Paper]:
+    return store.papers_by_arxiv_id([seed for i in profile.interests for seed in i.seeds])
+
+
+def _dry_run_outcome(name: str, profile: Profile, edition: Edition | None) -> ProfileOutcome:
+    if edition is None:
+        return ProfileOutcome(name, None, 0, note="nothing announced since the last edition")
+    return ProfileOutcome(
+        name, edition.date, len(edition.papers),
+        pending=len(profile.subscribers) if edition.papers else 0,
+        note="dry run: nothing recorded or sent",
+    )
+
+
+def _publish(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    name: str,
+    profile: Profile,
+    edition: Edition | None,
+    now: datetime,
+    progress: Progress,
+) -> ProfileOutcome:
+    note = ""
+    if edition is None:
+        note = "nothing announced since the last edition"
+    else:
+        recipients = profile.subscribers if edition.papers else []
+        store.record_edition(
+            name, edition.date, since=edition.since, papers=edition.papers,
+            recipients=recipients, now=now,
+        )
+        if not edition.papers:
+            note = f"no paper above min_score {profile.min_score}; no email"
+    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress)
+    feeds = _write_feed(config, store, env, name, now) if profile.feed else ()
+    return ProfileOutcome(
+        name, edition.date if edition else None, len(edition.papers) if edition else 0,
+        sent=sent, failed=failed, pending=pending, note=note, feeds=feeds,
+    )
+
+
+def _deliver_pending(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    name: str,
+    profile: Profile,
+    now: datetime,
+    progress: Progress,
+) -> tuple[int, list[str], int]:
+    """Send every pending message of the profile (this edition's, and any left from before)."""
+    pending = store.pending_deliveries(name)
+    if not pending:
+        return 0, [], 0
+    context = digest_context(config, name, profile)
+    sent, failed = 0, []
+    with _Courier(config) as courier:
+        for edition_date, recipient in pending:
+            edition = Edition(
+                profile=name, date=edition_date, since=None,
+                papers=tuple(store.edition_papers(name, edition_date)),
+                interests=tuple(interest.name for interest in profile.interests),
+            )
+            message_id = make_message_id(config, name, edition_date, recipient)
+            message = build_email(
+                edition, context, env, sender=config.sender, recipient=recipient, now=now,
+                message_id=message_id,
+            )
+            try:
+                where = courier.deliver(message, name, edition_date, recipient)
+            except PermanentFailure as error:
+                store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
+                                    error=str(error))
+                failed.append(str(error))
+                continue
+            except DeliveryError as error:
+                # Transient (4xx, dropped connection): stays pending for the next run.
+                store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
+                                    error=str(error))
+                progress(f"  not delivered to {recipient}, will retry next run: {error}")
+                continue
+            store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
+                                message_id=message_id)
+            progress(f"  sent to {recipient} ({where})")
+            sent += 1
+    return sent, failed, len(pending) - sent - len(failed)
+
+
+class _Courier:
+    """The configured delivery method behind one ``deliver`` call."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._smtp: SmtpSender | None = None
+
+    def __enter__(self) -> _Courier:
+        if self._config.delivery.method == "smtp" and self._config.delivery.smtp is not None:
+            self._smtp = SmtpSender(self._config.delivery.smtp).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._smtp is not None:
+            self._smtp.__exit__(None, None, None)
+
+    def deliver(self, message: EmailMessage, profile: str, edition: date, recipient: str) -> str:
+        if self._smtp is not None:
+            self._smtp.send(message, recipient)
+            return "smtp"
+        path = outbox_path(self._config.outbox, profile, edition.isoformat(), recipient)
+        return str(write_outbox(message, path))
+
+
+def _write_feed(
+    config: Config, store: Store, env: jinja2.Environment, name: str, now: datetime
+) -> tuple[Path, ...]:
+    entries = store.feed_entries(name, since=now - timedelta(days=config.feed_days))
+    context = digest_context(config, name, config.profiles[name])
+    rss, atom = render_feeds(entries, context, now=now, env=env)
+    return write_feeds(config.feeds_dir, name, rss, atom)
+
+
+def preview(config: Config, store: Store, name: str, *, now: datetime) -> Path:
+    """Write the HTML of the profile's next edition (or its last one) and return the path."""
+    profile = select_profiles(config, name)[name]
+    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    edition = next_edition(store, ranker, name, profile)
+    if edition is None:
+        last = store.last_edition(name)
+        if last is None:
+            raise DeliveryError("the store has no papers yet; run 'digest ingest' first")
+        edition = Edition(
+            profile=name, date=last, since=None, papers=tuple(store.edition_papers(name, last)),
+            interests=tuple(interest.name for interest in profile.interests),
+        )
+    env = load_templates(config.templates_dir)
+    html = render_html(edition, digest_context(config, name, profile), env, now=now)
+    path = config.preview_dir / f"{name}-{edition.date.isoformat()}.html"
+    return write_atomically(path, html.encode("utf-8"))
+
+
+def digest_context(config: Config, name: str, profile: Profile) -> DigestContext:
+    domain = _sender_domain(config)
+    sender_address = parseaddr(config.sender)[1]
+    base = (config.base_url or "").rstrip("/")
+    return DigestContext(
+        profile=name,
+        title=profile.title or f"Paper digest: {name}",
+        description=profile.description or f"New papers for the {name} profile",
+        list_id=f"{name}.{domain}",
+        unsubscribe=f"mailto:{sender_address}?subject={quote(f'unsubscribe {name}')}",
+        feed_link=f"{base}/feeds/{name}.atom.xml" if base else f"https://{domain}/feeds/{name}",
+        generator=f"paper-digest {__version__}",
+    )
+
+
+def make_message_id(config: Config, profile: str, edition: date, recipient: str) -> str:
+    """Deterministic, so a resend of the same edition to the same person is recognisable."""
+    digest = hashlib.sha256(f"{profile}\0{edition}\0{recipient}".encode()).hexdigest()[:16]
+    return f"<{profile}.{edition.isoformat()}.{digest}@{_sender_domain(config)}>"
+
+
+def _sender_domain(config: Config) -> str:
+    address = parseaddr(config.sender)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def describe_outcome(outcome: ProfileOutcome, *, dry_run: bool = False) -> str:
+    if outcome.edition is None:
+        head = f"{outcome.profile}: {outcome.note}"
+    else:
+        head = f"{outcome.profile}: edition {outcome.edition.isoformat()}, {outcome.papers} papers"
+    parts = [head]
+    if dry_run and outcome.edition is not None:
+        parts.append(f"would send {outcome.pending}")
+    elif not dry_run:
+        parts.append(f"{outcome.sent} sent")
+        if outcome.pending:
+            parts.append(f"{outcome.pending} still pending")
+        if outcome.failed:
+            parts.append(f"{len(outcome.failed)} failed: " + "; ".join(outcome.failed))
+        if outcome.note and outcome.edition is not None:
+            parts.append(outcome.note)
+    return ", ".join(parts)
+
+
+def rank_json(profile: str, day: date | None, ranked: Sequence[Ranked]) -> dict[str, object]:
+    return {
+        "profile": profile,
+        "date": day.isoformat() if day else None,
+        "papers": [
+            {
+                "id": r.paper.arxiv_id or r.paper.key,
+                "title": r.paper.title,
+                "score": round(r.score, 6),
+                "interest": r.interest,
+                "reasons": [
+                    {"kind": x.kind, "text": x.text, "weight": round(x.weight, 6)}
+                    for x in r.reasons
+                ],
+                "authors": list(r.paper.authors),
+                "categories": list(r.paper.categories),
+                "announced": r.paper.announced.isoformat(),
+                "url": r.paper.abs_url,
+            }
+            for r in ranked
+        ],
+    }
