@@ -1,0 +1,175 @@
+"""The ``digest`` command: parse options, call one library function, report the outcome.
+
+Known errors (DigestError) become a one-line message and exit code 1; a bad command line
+exits with 2 (click's convention). Only this module reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from digest import __version__
+from digest.config import Config, load_config
+from digest.errors import DigestError
+from digest.store import Store
+
+# digest.pipeline and digest.ingest are imported inside the commands that use them: they
+# pull in scikit-learn (about 1.5 s), which `digest check` and `--help` do not need.
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path),
+    default=Path("config.yaml"), show_default=True, help="The configuration file.",
+)
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path) -> None:
+    """Personal daily paper digests: ingest listings, rank them against your profiles,
+    and deliver an email and an RSS/Atom feed per profile.
+
+    \b
+    Start with:  digest -c examples/offline.yaml run
+    """
+    ctx.obj = config_path
+
+
+@contextmanager
+def _session(ctx: click.Context) -> Iterator[tuple[Config, Store]]:
+    """Load the config and open the store, turning known errors into a clean exit."""
+    try:
+        config = load_config(ctx.obj)
+        with Store.open(config.database) as store:
+            yield config, store
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command()
+@click.option("--profile", "profile", metavar="NAME", help="Only this profile.")
+@click.option("--dry-run", is_flag=True, help="Ingest and rank, but record and send nothing.")
+@click.pass_context
+def run(ctx: click.Context, profile: str | None, dry_run: bool) -> None:
+    """Ingest every source, then deliver each profile's new edition.
+
+    Running it twice on the same day sends nothing twice.
+
+    \b
+    Example:  digest -c config.yaml run --profile nlp --dry-run
+    """
+    from digest.pipeline import describe_outcome, run_once
+
+    with _session(ctx) as (config, store):
+        report = run_once(config, store, now=_now(), profile=profile, dry_run=dry_run,
+                          progress=_progress)
+        for outcome in report.profiles:
+            click.echo(describe_outcome(outcome, dry_run=dry_run))
+            for path in outcome.feeds:
+                click.echo(f"  feed: {path}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def ingest(ctx: click.Context) -> None:
+    """Read every source into the store without ranking or sending.
+
+    \b
+    Example:  digest ingest
+    """
+    from digest.ingest import ingest_sources
+    from digest.pipeline import http_client
+
+    with _session(ctx) as (config, store):
+        outcomes = ingest_sources(config, store, http_client(config), now=_now(),
+                                  progress=_progress)
+        click.echo(f"{store.count_papers()} papers stored; latest announcement: "
+                   f"{store.latest_announcement() or 'none'}")
+    if any(outcome.status == "error" for outcome in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Announcement date (default: the latest in the store).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="How many papers to show; 0 shows all.")
+@click.pass_context
+def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
+         limit: int) -> None:
+    """Show a day's candidates ranked for PROFILE, with scores and reasons.
+
+    \b
+    Example:  digest rank nlp --date 2024-11-28 --limit 0 --json
+    """
+    from digest.pipeline import rank_day, rank_json, select_profiles
+
+    with _session(ctx) as (config, store):
+        settings = select_profiles(config, profile)[profile]
+        when: date | None = day.date() if day else None
+        shown_day, ranked = rank_day(store, profile, settings, day=when)
+    shown = ranked if limit == 0 else ranked[:limit]
+    if as_json:
+        click.echo(json.dumps(rank_json(profile, shown_day, shown), indent=2, ensure_ascii=False))
+        return
+    if shown_day is None:
+        click.echo("The store has no papers yet; run 'digest ingest' first.")
+        return
+    click.echo(f"{profile}, papers announced {shown_day}: {len(ranked)} candidates")
+    for position, item in enumerate(shown, start=1):
+        click.echo(f"{position:3}. {item.score:6.3f}  {item.paper.arxiv_id or item.paper.key}  "
+                   f"{item.paper.title}")
+        for reason in item.reasons:
+            click.echo(f"            {reason.weight:+.3f} {reason.text}")
+
+
+@cli.command(name="preview")
+@click.argument("profile")
+@click.pass_context
+def preview_command(ctx: click.Context, profile: str) -> None:
+    """Write PROFILE's next digest as HTML (nothing is recorded or sent) and print its path.
+
+    \b
+    Example:  digest preview nlp
+    """
+    from digest.pipeline import preview
+
+    with _session(ctx) as (config, store):
+        click.echo(preview(config, store, profile, now=_now()))
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config file and report every problem with its line.
+
+    \b
+    Example:  digest -c config.yaml check
+    """
+    try:
+        config = load_config(ctx.obj)
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{ctx.obj}: OK ({len(config.sources)} sources, {len(config.profiles)} profiles)")
+
+
+def main() -> None:
+    cli(prog_name="digest")

@@ -1,0 +1,130 @@
+"""The ``digest`` command as a user runs it: a real subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from loopback_http import LoopbackServer
+
+REPO = Path(__file__).resolve().parent.parent
+RSS_FULL = "arxiv_rss_new/jmmeus_aioarxiv__all_archives_2024-11-28_full_1504items.xml"
+ARXIV_NS = "{http://arxiv.org/schemas/atom}"
+
+
+def digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = digest("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "ingest", "rank", "preview", "check"):
+        assert command in result.stdout
+
+
+def test_check_reports_misspelt_key_with_line_and_suggestion(tmp_path: Path) -> None:
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(text.replace("max_papers:", "max_paper:"))
+    result = digest("check", cwd=tmp_path)
+    assert result.returncode == 1
+    no_traceback(result)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "max_papers:" in t)
+    assert (f"config.yaml:{line}: profiles.nlp.max_paper: unknown key 'max_paper'; "
+            "did you mean 'max_papers'?") in result.stderr
+
+
+def test_check_accepts_the_shipped_configs() -> None:
+    assert digest("check", cwd=REPO).returncode == 0
+    assert digest("-c", "examples/offline.yaml", "check", cwd=REPO).returncode == 0
+
+
+def feed_config(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""
+sources:
+  - {source}
+profiles:
+  astro:
+    interests: [{{name: Galaxies, keywords: [galaxy, "dark matter"]}}]
+    subscribers: [me@example.org]
+""", encoding="utf-8")
+    return path
+
+
+def test_full_arxiv_feed_gives_exactly_its_new_and_cross_papers(
+    tmp_path: Path, shared_fixtures: Path
+) -> None:
+    feed = shared_fixtures / RSS_FULL
+    expected = {
+        item.findtext("guid").removeprefix("oai:arXiv.org:").rsplit("v", 1)[0]  # type: ignore[union-attr]
+        for item in ET.parse(feed).getroot().iter("item")
+        if item.findtext(f"{ARXIV_NS}announce_type") in ("new", "cross")
+    }
+    assert len(expected) == 935
+    feed_config(tmp_path, f'{{name: all, type: file, paths: ["{feed}"]}}')
+    assert digest("ingest", cwd=tmp_path).returncode == 0
+    result = digest("rank", "astro", "--limit", "0", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ranked = json.loads(result.stdout)
+    assert ranked["profile"] == "astro" and ranked["date"] == "2024-11-28"
+    assert {paper["id"] for paper in ranked["papers"]} == expected
+    assert len(ranked["papers"]) == 935
+    top = ranked["papers"][0]
+    assert top["score"] > 0 and top["reasons"] and {"id", "title", "score"} <= top.keys()
+    scores = [paper["score"] for paper in ranked["papers"]]
+    assert scores == sorted(scores, reverse=True)
+    same_date = digest("rank", "astro", "--date", "2024-11-28", "--json", "--limit", "0",
+                       cwd=tmp_path)
+    assert json.loads(same_date.stdout) == ranked
+
+
+def test_run_twice_then_preview(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "listings", tmp_path / "listings")
+    feed_config(tmp_path, '{name: files, type: file, paths: ["listings/*.jsonl"]}')
+    first = digest("run", cwd=tmp_path)
+    second = digest("run", cwd=tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "1 sent" in first.stdout
+    assert "0 sent" in second.stdout and "nothing announced since the last edition" in second.stdout
+    assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 1
+    preview = digest("preview", "astro", cwd=tmp_path)
+    path = Path(preview.stdout.strip())
+    assert preview.returncode == 0 and path.is_file()
+    assert "<html" in path.read_text(encoding="utf-8")
+
+
+def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
+    feed_config(tmp_path, '{name: files, type: file, paths: ["*.jsonl"]}')
+    result = digest("rank", "astr", cwd=tmp_path)
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "no profile named 'astr'" in result.stderr and "astro" in result.stderr
+
+
+def test_unreachable_source_fails_with_its_name(tmp_path: Path,
+                                                http_server: LoopbackServer) -> None:
+    url = http_server.url("/missing.xml")
+    feed_config(tmp_path, f'{{name: journal, type: feed, url: "{url}"}}')
+    result = digest("ingest", cwd=tmp_path)
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "journal: FAILED: GET " in result.stderr and "HTTP 404" in result.stderr
+
+
+def test_missing_config_says_what_to_do(tmp_path: Path) -> None:
+    result = digest("run", cwd=tmp_path)
+    assert result.returncode == 1
+    no_traceback(result)
+    assert "config.yaml" in result.stderr and "file not found" in result.stderr
