@@ -56,6 +56,11 @@ class Ranker:
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:
         self._vectorizer = vectorizer
+        # Candidates are vectorised once per Ranker, however many profiles rank them: the
+        # text analysis is most of the cost. Keyed by paper key; a Ranker lives for one run.
+        self._rows: dict[str, int] = {}
+        self._matrix = sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32)
+        self._folded: list[str] = []
 
     @classmethod
     def fit(cls, corpus: Sequence[Paper]) -> Ranker:
@@ -76,8 +81,7 @@ class Ranker:
         """Every candidate with its score and reasons, best first, ties broken by key."""
         if not candidates:
             return []
-        docs = self._vectorizer.transform([paper_text(paper) for paper in candidates])
-        folded = [_fold(f"{paper.title} {paper.abstract}") for paper in candidates]
+        docs, folded = self._vectors(candidates)
         per_interest = [
             self._interest_contributions(interest, docs, folded, seeds)
             for interest in profile.interests
@@ -88,6 +92,18 @@ class Ranker:
         ]
         ranked.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
         return ranked
+
+    def _vectors(self, papers: Sequence[Paper]) -> tuple[sparse.csr_matrix, list[str]]:
+        """TF-IDF rows and folded text of ``papers``, computing only those not seen before."""
+        missing = list({p.key: p for p in papers if p.key not in self._rows}.values())
+        if missing:
+            added = self._vectorizer.transform([paper_text(paper) for paper in missing])
+            self._matrix = sparse.vstack([self._matrix, added], format="csr")
+            for paper in missing:
+                self._rows[paper.key] = len(self._folded)
+                self._folded.append(_fold(f"{paper.title} {paper.abstract}"))
+        rows = [self._rows[paper.key] for paper in papers]
+        return self._matrix[rows], [self._folded[row] for row in rows]
 
     def _interest_contributions(
         self,
