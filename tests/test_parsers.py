@@ -511,6 +511,19 @@ def test_hostile_html_in_a_title_does_not_survive_as_markup() -> None:
     assert (plain.arxiv_id, plain.version) == ("2506.01234", 3)
 
 
+def test_atom_plain_text_title_keeps_its_angle_brackets() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+    <entry><title type="text">Training &lt;think&gt; tokens when a&lt;b</title><id>urn:x:3</id>
+    <updated>2025-06-02T10:00:00Z</updated></entry></feed>"""
+    assert parse_feed(atom, fallback_date=DAY).papers[0].title == "Training <think> tokens when a<b"
+
+
+def test_control_characters_are_dropped() -> None:
+    data = (b'{"id": "2611.00001", "title": "Nul\\u0000 and escape\\u001b[31m", '
+            b'"published": "2026-11-20"}\n')
+    assert parse_jsonl(data).papers[0].title == "Nul and escape[31m"
+
+
 def test_html_to_text() -> None:
     assert html_to_text("<p>a</p><p>b&nbsp;&amp; c</p>") == "a b & c"
     assert html_to_text("S<sub>N</sub>2 <style>p{}</style><script>x()</script>ok") == "SN2 ok"
@@ -579,9 +592,10 @@ def test_jsonl_records() -> None:
         "doi:10.5555/xyz.1",
         ("Smith, J.", "Doe, K."),
     )
+    # JSON Lines fields are plain text: markup-like text is kept, and escaped when rendered.
     assert (four.key, four.title, four.url) == (
-        "title:four fancy",
-        "Four fancy",
+        "title:four i fancy i",
+        "Four <i>fancy</i>",
         "https://example.org/p/77",
     )
 

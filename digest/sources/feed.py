@@ -38,7 +38,10 @@ def parse_feed(data: bytes, *, fallback_date: date) -> Listing:
     parsed = feedparser.parse(io.BytesIO(data))
     warnings = _check_well_formed(parsed, data)
     channel_day = _date_of(parsed.feed, "published", "updated")
-    papers = tuple(_paper(entry, channel_day or fallback_date) for entry in parsed.entries)
+    atom = str(parsed.version).startswith("atom")
+    papers = tuple(
+        _paper(entry, channel_day or fallback_date, atom=atom) for entry in parsed.entries
+    )
     return Listing(FORMAT, papers, channel_day, 0, warnings)
 
 
@@ -90,13 +93,13 @@ def _local_date(text: str) -> date | None:
     return None
 
 
-def _paper(entry: Any, default_day: date) -> Paper:
-    title = _title(entry)
+def _paper(entry: Any, default_day: date, *, atom: bool) -> Paper:
+    title = _title(entry, atom=atom)
     doi, preprint_version = _doi(entry)
     split = _arxiv_id(entry)
     return Paper(
         title=title,
-        abstract=_abstract(entry, title, doi),
+        abstract=_abstract(entry, title, doi, atom=atom),
         authors=_authors(entry),
         categories=_categories(entry),
         announced=_date_of(entry, "published", "updated", "created") or default_day,
@@ -107,20 +110,28 @@ def _paper(entry: Any, default_day: date) -> Paper:
     )
 
 
-def _title(entry: Any) -> str:
+def _title(entry: Any, *, atom: bool) -> str:
     detail = entry.get("title_detail") or {}
-    return plain_text(entry.get("title", ""), html=_is_html(detail) or None)
+    return plain_text(entry.get("title", ""), html=_is_html(detail, atom=atom))
 
 
-def _is_html(detail: Any) -> bool:
-    return "html" in str(detail.get("type", ""))
+def _is_html(detail: Any, *, atom: bool) -> bool | None:
+    """HTML, plain text, or None to guess from the content.
+
+    Only Atom declares plain text reliably (type="text"); feedparser labels every RSS title
+    text/plain, though publishers routinely put escaped HTML there.
+    """
+    kind = str(detail.get("type", ""))
+    if "html" in kind:
+        return True
+    return False if atom and kind == "text/plain" else None
 
 
-def _abstract(entry: Any, title: str, doi: str | None) -> str:
+def _abstract(entry: Any, title: str, doi: str | None, *, atom: bool) -> str:
     """The longest of summary and content, minus a leading citation line and a repeated title."""
     candidates = [entry.get("summary_detail") or {"value": entry.get("summary", "")}]
     candidates += entry.get("content", [])
-    texts = [plain_text(c.get("value", ""), html=_is_html(c) or None) for c in candidates]
+    texts = [plain_text(c.get("value", ""), html=_is_html(c, atom=atom)) for c in candidates]
     text = _drop_citation_prefix(max(texts, key=len, default=""), doi)
     if title and text.startswith(title):
         text = text[len(title) :].lstrip(" .:;-")

@@ -53,12 +53,13 @@ def _load_record(line: str) -> dict[str, Any]:
 
 
 def _paper(record: dict[str, Any]) -> Paper:
-    title = plain_text(_string(record, "title", required=True))
+    # JSON Lines fields are plain text by definition: "a <b> c" is a title, not markup.
+    title = plain_text(_string(record, "title", required=True), html=False)
     url = _string(record, "url") or None
     split = _arxiv_id(record, url)
     return Paper(
         title=title,
-        abstract=plain_text(_string(record, "abstract") or _string(record, "summary")),
+        abstract=plain_text(_string(record, "abstract") or _string(record, "summary"), html=False),
         authors=_authors(record.get("authors")),
         categories=_categories(record.get("categories")),
         announced=_announced(record),

@@ -65,9 +65,13 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+# C0/C1 control characters other than whitespace: invalid in XML 1.0 feeds, unsafe in email.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def collapse_whitespace(text: str) -> str:
-    """Join all runs of whitespace (including line breaks and no-break spaces) into one space."""
-    return " ".join(text.split())
+    """Join runs of whitespace (line breaks, no-break spaces) into one space; drop controls."""
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 def html_to_text(fragment: str) -> str:
