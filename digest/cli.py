@@ -7,6 +7,7 @@ exits with 2 (click's convention). Only this module reads the wall clock.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,9 +56,17 @@ def _session(ctx: click.Context) -> Iterator[tuple[Config, Store]]:
     try:
         config = load_config(ctx.obj)
         with Store.open(config.database) as store:
-            yield config, store
+            try:
+                yield config, store
+            except sqlite3.Error as error:
+                raise click.ClickException(
+                    f"{config.database}: database error: {error} (is it damaged, read-only "
+                    "or on a full disk?)"
+                ) from None
     except DigestError as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"{error.filename or ''}: {error.strerror or error}") from None
 
 
 @cli.command()
@@ -125,7 +134,7 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
     with _session(ctx) as (config, store):
         settings = select_profiles(config, profile)[profile]
         when: date | None = day.date() if day else None
-        shown_day, ranked = rank_day(store, profile, settings, day=when)
+        shown_day, ranked = rank_day(store, settings, day=when, now=_now())
     shown = ranked if limit == 0 else ranked[:limit]
     if as_json:
         click.echo(json.dumps(rank_json(profile, shown_day, shown), indent=2, ensure_ascii=False))

@@ -122,6 +122,12 @@ class SmtpSender:
             if 500 <= code < 600:
                 raise PermanentFailure(failure) from None
             raise DeliveryError(failure) from None
+        except smtplib.SMTPSenderRefused as error:
+            # A refused sender is our configuration, not the recipient: keep it pending.
+            raise DeliveryError(
+                f"the SMTP server refused the sender {sender}: {_reply(error)} "
+                "(check 'sender' in the config)"
+            ) from None
         except smtplib.SMTPResponseException as error:
             failure = f"{recipient}: server replied {_reply(error)}"
             if 500 <= error.smtp_code < 600:

@@ -63,8 +63,9 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
+        """No source failed, and every message was delivered (none failed or left pending)."""
         return all(s.status != "error" for s in self.sources) and not any(
-            p.failed for p in self.profiles
+            p.failed or p.pending for p in self.profiles
         )
 
 
@@ -98,52 +99,86 @@ def run_once(
 ) -> RunReport:
     """Ingest every source, then make, record and deliver each profile's next edition."""
     profiles = select_profiles(config, profile)
-    sources = ingest_sources(config, store, client or http_client(config), now=now,
-                             progress=progress)
-    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
     env = load_templates(config.templates_dir)
-    outcomes = []
-    for name, settings in profiles.items():
-        progress(f"profile {name}: ranking ...")
-        edition = next_edition(store, ranker, name, settings)
-        if dry_run:
-            outcomes.append(_dry_run_outcome(name, settings, edition))
-            continue
-        try:
-            outcomes.append(_publish(config, store, env, name, settings, edition, now, progress))
-        except DeliveryError as error:
-            # The edition is recorded with its deliveries pending; the next run retries them.
-            outcomes.append(ProfileOutcome(name, edition.date if edition else None,
-                                           len(edition.papers) if edition else 0,
-                                           failed=[str(error)]))
+    with store.exclusive():
+        sources = ingest_sources(config, store, client or http_client(config), now=now,
+                                 progress=progress)
+        ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+        outcomes = [
+            _run_profile(config, store, env, ranker, name, settings, now=now, dry_run=dry_run,
+                         progress=progress)
+            for name, settings in profiles.items()
+        ]
     return RunReport(sources, outcomes)
 
 
-def next_edition(store: Store, ranker: Ranker, name: str, profile: Profile) -> Edition | None:
-    """The edition ``name`` would get now, or None when nothing was announced since the last."""
-    latest = store.latest_announcement()
+def _run_profile(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    ranker: Ranker,
+    name: str,
+    settings: Profile,
+    *,
+    now: datetime,
+    dry_run: bool,
+    progress: Progress,
+) -> ProfileOutcome:
+    progress(f"profile {name}: ranking ...")
+    for seed in missing_seeds(store, settings):
+        progress(f"  seed {seed} is not in the store yet, so it does not count; ingest it first")
+    edition = next_edition(store, ranker, name, settings, now=now)
+    if dry_run:
+        return _dry_run_outcome(name, settings, edition, store)
+    try:
+        return _publish(config, store, env, name, settings, edition, now, progress)
+    except DeliveryError as error:
+        # The edition is recorded with its deliveries pending; the next run retries them.
+        return ProfileOutcome(name, edition.date if edition else None,
+                              len(edition.papers) if edition else 0, failed=[str(error)],
+                              pending=len(store.pending_deliveries(name)))
+
+
+def latest_day(store: Store, now: datetime) -> date | None:
+    """The latest announcement, ignoring dates past tomorrow (a typo must not block editions)."""
+    return store.latest_announcement(not_after=now.date() + timedelta(days=1))
+
+
+def next_edition(
+    store: Store, ranker: Ranker, name: str, profile: Profile, *, now: datetime
+) -> Edition | None:
+    """The edition ``name`` would get now, or None when nothing was announced since the last.
+
+    Besides the papers announced since the previous edition it takes late arrivals: papers
+    dated on or before it but stored after it was made (a listing ingested a day late,
+    Hugging Face papers added after the morning run), never those it already carried.
+    """
+    latest = latest_day(store, now)
     previous = store.last_edition(name)
-    if latest is None or (previous is not None and latest <= previous):
+    if latest is None or (previous is not None and latest <= previous[0]):
         return None
-    since = previous if previous is not None else latest - timedelta(days=1)
-    candidates = store.papers_announced(after=since, until=latest)
+    if previous is None:
+        candidates = store.papers_announced(after=latest - timedelta(days=1), until=latest)
+    else:
+        candidates = store.papers_announced(after=previous[0], until=latest,
+                                            stored_after=previous[1])
     received = store.received_keys(name, [paper.key for paper in candidates])
     fresh = [paper for paper in candidates if paper.key not in received]
     ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile))
     return Edition(
         profile=name,
         date=latest,
-        since=previous,
+        since=previous[0] if previous else None,
         papers=tuple(select_for_edition(ranked, profile)),
         interests=tuple(interest.name for interest in profile.interests),
     )
 
 
 def rank_day(
-    store: Store, name: str, profile: Profile, *, day: date | None
+    store: Store, profile: Profile, *, day: date | None, now: datetime
 ) -> tuple[date | None, list[Ranked]]:
     """All candidates announced on ``day`` (default: the latest announcement), ranked."""
-    day = day or store.latest_announcement()
+    day = day or latest_day(store, now)
     if day is None:
         return None, []
     candidates = store.papers_announced(after=day - timedelta(days=1), until=day)
@@ -155,9 +190,24 @@ def _seeds(store: Store, profile: Profile) -> dict[str, Paper]:
     return store.papers_by_arxiv_id([seed for i in profile.interests for seed in i.seeds])
 
 
-def _dry_run_outcome(name: str, profile: Profile, edition: Edition | None) -> ProfileOutcome:
+def missing_seeds(store: Store, profile: Profile) -> list[str]:
+    """Seed ids of the profile that the store does not hold (they cannot count yet)."""
+    wanted = list(dict.fromkeys(seed for i in profile.interests for seed in i.seeds))
+    found = store.papers_by_arxiv_id(wanted)
+    return [seed for seed in wanted if seed not in found]
+
+
+def _nothing_new(store: Store) -> str:
+    if store.count_papers() == 0:
+        return "the store has no papers yet (check the sources)"
+    return "nothing announced since the last edition"
+
+
+def _dry_run_outcome(
+    name: str, profile: Profile, edition: Edition | None, store: Store
+) -> ProfileOutcome:
     if edition is None:
-        return ProfileOutcome(name, None, 0, note="nothing announced since the last edition")
+        return ProfileOutcome(name, None, 0, note=_nothing_new(store))
     return ProfileOutcome(
         name, edition.date, len(edition.papers),
         pending=len(profile.subscribers) if edition.papers else 0,
@@ -177,7 +227,7 @@ def _publish(
 ) -> ProfileOutcome:
     note = ""
     if edition is None:
-        note = "nothing announced since the last edition"
+        note = _nothing_new(store)
     else:
         recipients = profile.subscribers if edition.papers else []
         store.record_edition(
@@ -187,7 +237,12 @@ def _publish(
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
     sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress)
-    feeds = _write_feed(config, store, env, name, now) if profile.feed else ()
+    feeds: tuple[Path, ...] = ()
+    if profile.feed:
+        try:
+            feeds = _write_feed(config, store, env, name, now)
+        except DeliveryError as error:
+            failed.append(str(error))
     return ProfileOutcome(
         name, edition.date if edition else None, len(edition.papers) if edition else 0,
         sent=sent, failed=failed, pending=pending, note=note, feeds=feeds,
@@ -211,11 +266,7 @@ def _deliver_pending(
     sent, failed = 0, []
     with _Courier(config) as courier:
         for edition_date, recipient in pending:
-            edition = Edition(
-                profile=name, date=edition_date, since=None,
-                papers=tuple(store.edition_papers(name, edition_date)),
-                interests=tuple(interest.name for interest in profile.interests),
-            )
+            edition = recorded_edition(store, name, profile, edition_date)
             message_id = make_message_id(config, name, edition_date, recipient)
             message = build_email(
                 edition, context, env, sender=config.sender, recipient=recipient, now=now,
@@ -278,19 +329,27 @@ def preview(config: Config, store: Store, name: str, *, now: datetime) -> Path:
     """Write the HTML of the profile's next edition (or its last one) and return the path."""
     profile = select_profiles(config, name)[name]
     ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
-    edition = next_edition(store, ranker, name, profile)
+    edition = next_edition(store, ranker, name, profile, now=now)
     if edition is None:
         last = store.last_edition(name)
         if last is None:
             raise DeliveryError("the store has no papers yet; run 'digest ingest' first")
-        edition = Edition(
-            profile=name, date=last, since=None, papers=tuple(store.edition_papers(name, last)),
-            interests=tuple(interest.name for interest in profile.interests),
-        )
+        edition = recorded_edition(store, name, profile, last[0])
     env = load_templates(config.templates_dir)
     html = render_html(edition, digest_context(config, name, profile), env, now=now)
     path = config.preview_dir / f"{name}-{edition.date.isoformat()}.html"
-    return write_atomically(path, html.encode("utf-8"))
+    try:
+        return write_atomically(path, html.encode("utf-8"))
+    except OSError as error:
+        raise DeliveryError(f"cannot write the preview {path}: {error}") from None
+
+
+def recorded_edition(store: Store, name: str, profile: Profile, day: date) -> Edition:
+    """An edition as it was recorded, in its recorded order (for pending sends, previews)."""
+    return Edition(
+        profile=name, date=day, since=None, papers=tuple(store.edition_papers(name, day)),
+        interests=tuple(interest.name for interest in profile.interests),
+    )
 
 
 def digest_context(config: Config, name: str, profile: Profile) -> DigestContext:
@@ -303,7 +362,7 @@ def digest_context(config: Config, name: str, profile: Profile) -> DigestContext
         description=profile.description or f"New papers for the {name} profile",
         list_id=f"{name}.{domain}",
         unsubscribe=f"mailto:{sender_address}?subject={quote(f'unsubscribe {name}')}",
-        feed_link=f"{base}/feeds/{name}.atom.xml" if base else f"https://{domain}/feeds/{name}",
+        feed_link=f"{base}/feeds/{name}.atom.xml" if base else "",
         generator=f"paper-digest {__version__}",
     )
 

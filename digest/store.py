@@ -8,12 +8,13 @@ crash) leaves what was stored before untouched.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from digest.errors import StoreError
@@ -42,21 +43,22 @@ class SourceRun:
 class Store:
     """A handle on one SQLite file. Use ``Store.open(path)``; close it (or use ``with``)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
+        self.path = path
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, timeout=30, isolation_level=None)
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
             _migrate(connection)
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.Error, OSError) as error:
             raise StoreError(f"{path}: cannot open the database: {error}") from None
-        return cls(connection)
+        return cls(connection, path)
 
     def close(self) -> None:
         self._db.close()
@@ -66,6 +68,23 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the run lock (a file beside the database) so two runs never interleave."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(
+                    f"another digest run is using {self.path} (lock {lock_path}); "
+                    "try again when it has finished"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -82,7 +101,7 @@ class Store:
     def upsert_papers(self, papers: Iterable[Paper], *, source: str, now: datetime) -> UpsertStats:
         """Store papers, merging each with an earlier sighting of the same work."""
         added = merged = 0
-        stamp = now.isoformat()
+        stamp = _stamp(now)
         with self._transaction() as db:
             for paper in papers:
                 existing_key, existing = self._find_same_work(paper)
@@ -114,19 +133,31 @@ class Store:
             return paper.key, None
         return row["key"], _paper_from_row(row)
 
-    def latest_announcement(self) -> date | None:
-        row = self._db.execute("SELECT MAX(announced) FROM papers").fetchone()
+    def latest_announcement(self, *, not_after: date | None = None) -> date | None:
+        """The latest announcement date, ignoring dates after ``not_after`` (typos, clocks)."""
+        row = self._db.execute(
+            "SELECT MAX(announced) FROM papers WHERE announced <= ?",
+            ((not_after or date.max).isoformat(),),
+        ).fetchone()
         return date.fromisoformat(row[0]) if row[0] else None
 
     def announcement_days(self) -> list[date]:
         rows = self._db.execute("SELECT DISTINCT announced FROM papers ORDER BY announced")
         return [date.fromisoformat(row[0]) for row in rows]
 
-    def papers_announced(self, *, after: date | None, until: date) -> list[Paper]:
-        """Papers announced in (after, until], in key order."""
+    def papers_announced(
+        self, *, after: date | None, until: date, stored_after: datetime | None = None
+    ) -> list[Paper]:
+        """Papers announced in (after, until], plus, with ``stored_after``, those announced
+        earlier but first stored after that moment (late arrivals). In key order."""
         rows = self._db.execute(
-            "SELECT * FROM papers WHERE announced > ? AND announced <= ? ORDER BY key",
-            ((after.isoformat() if after else ""), until.isoformat()),
+            "SELECT * FROM papers WHERE announced <= ? AND (announced > ? OR first_seen > ?) "
+            "ORDER BY key",
+            (
+                until.isoformat(),
+                after.isoformat() if after else "",
+                _stamp(stored_after) if stored_after else "9999",
+            ),
         )
         return [_paper_from_row(row) for row in rows]
 
@@ -163,7 +194,7 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO http_cache (url, etag, last_modified, fetched_at) "
                 "VALUES (?, ?, ?, ?)",
-                (url, etag, last_modified, now.isoformat()),
+                (url, etag, last_modified, _stamp(now)),
             )
 
     def record_source_run(self, run: SourceRun) -> None:
@@ -171,16 +202,21 @@ class Store:
             db.execute(
                 "INSERT INTO source_runs (source, ran_at, status, papers, message) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (run.source, run.ran_at.isoformat(), run.status, run.papers, run.message),
+                (run.source, _stamp(run.ran_at), run.status, run.papers, run.message),
             )
 
     # --- editions and what each profile already received ----------------------------------
 
-    def last_edition(self, profile: str) -> date | None:
+    def last_edition(self, profile: str) -> tuple[date, datetime] | None:
+        """The date of the profile's latest edition and when it was made."""
         row = self._db.execute(
-            "SELECT MAX(edition) FROM editions WHERE profile = ?", (profile,)
+            "SELECT edition, created_at FROM editions WHERE profile = ? "
+            "ORDER BY edition DESC LIMIT 1",
+            (profile,),
         ).fetchone()
-        return date.fromisoformat(row[0]) if row[0] else None
+        if row is None:
+            return None
+        return date.fromisoformat(row[0]), datetime.fromisoformat(row[1])
 
     def received_keys(self, profile: str, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` an earlier edition of ``profile`` already carried."""
@@ -210,7 +246,23 @@ class Store:
         papers recorded here are what the profile "received": later editions skip them, and
         the profile's feed is built from them.
         """
-        stamp = now.isoformat()
+        stamp = _stamp(now)
+        try:
+            self._insert_edition(profile, edition, since, papers, recipients, stamp)
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                f"edition {edition} of profile {profile!r} was already recorded by another run"
+            ) from None
+
+    def _insert_edition(
+        self,
+        profile: str,
+        edition: date,
+        since: date | None,
+        papers: Sequence[Ranked],
+        recipients: Sequence[str],
+        stamp: str,
+    ) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO editions (profile, edition, since, created_at, papers) "
@@ -309,7 +361,7 @@ class Store:
             "FROM edition_papers e JOIN papers p ON p.key = e.key "
             "WHERE e.profile = ? AND e.added_at >= ? "
             "ORDER BY e.added_at DESC, e.edition DESC, e.rank",
-            (profile, since.isoformat()),
+            (profile, _stamp(since)),
         )
         return [
             FeedEntry(
@@ -319,6 +371,13 @@ class Store:
             )
             for row in rows
         ]
+
+
+def _stamp(moment: datetime) -> str:
+    """Timestamps are stored in UTC so that they compare correctly as text."""
+    if moment.tzinfo is None:
+        raise ValueError(f"timezone-aware datetime required, got {moment!r}")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 # --- merging two sightings of one paper -------------------------------------------------------

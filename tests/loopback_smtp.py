@@ -1,7 +1,8 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it accepts.
 
 ``reject`` maps a recipient address to the reply the server gives at RCPT TO, such as
-``"550 5.1.1 mailbox unavailable"``, so tests can watch one refusal not block the others.
+``"550 5.1.1 mailbox unavailable"``, so tests can watch one refusal not block the others;
+``reject_senders`` does the same for MAIL FROM.
 """
 
 from __future__ import annotations
@@ -28,8 +29,19 @@ class Delivered:
 @dataclass
 class RecordingHandler:
     reject: dict[str, str] = field(default_factory=dict)
+    reject_senders: dict[str, str] = field(default_factory=dict)
     delivered: list[Delivered] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        mail_options: list[str],
+    ) -> str:
+        if address in self.reject_senders:
+            return self.reject_senders[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,

@@ -213,3 +213,90 @@ def test_broken_feed_keeps_what_was_stored(
         assert store.count_papers() == 935
         # The broken document's validators were not saved: it is fetched again next time.
         assert store.http_validators(http_server.url("/rss/cs"))[0] == '"v1"'
+
+
+def jsonl(*records: tuple[str, str, str]) -> str:
+    """JSON Lines for (id, title, published), abstracts written for these tests."""
+    return "".join(
+        f'{{"id": "{i}", "title": "{t}", "abstract": "A study of galaxy dynamics.", '
+        f'"published": "{d}"}}\n'
+        for i, t, d in records
+    )
+
+
+def galaxy_config(tmp_path: Path) -> Config:
+    (tmp_path / "listings").mkdir()
+    return write_config(tmp_path, """
+sources: [{name: files, type: file, paths: ["listings/*.jsonl"]}]
+profiles:
+  astro:
+    interests: [{name: Galaxies, keywords: [galaxy]}]
+    subscribers: [me@example.org]
+""")
+
+
+def test_papers_stored_after_an_edition_go_into_the_next_one(tmp_path: Path) -> None:
+    config = galaxy_config(tmp_path)
+    listings = tmp_path / "listings"
+    (listings / "a.jsonl").write_text(jsonl(("2611.00001", "Bars in galaxies", "2026-11-20")))
+    first = run(config)
+    # Later the same day, more papers for 2026-11-20 arrive (Hugging Face picks, say) ...
+    (listings / "b.jsonl").write_text(jsonl(("2611.00002", "Late galaxy paper", "2026-11-20")))
+    assert run(config, now=NOW.replace(hour=9)).profiles[0].sent == 0
+    # ... and the next day's edition carries them along with the new day's papers.
+    (listings / "c.jsonl").write_text(jsonl(("2611.00003", "Next day galaxy", "2026-11-21")))
+    third = run(config, now=NOW.replace(day=22))
+    with Store.open(config.database) as store:
+        keys = [r.paper.key for r in store.edition_papers("astro", third.profiles[0].edition)]
+    assert first.profiles[0].sent == third.profiles[0].sent == 1
+    assert sorted(keys) == ["arxiv:2611.00002", "arxiv:2611.00003"]
+
+
+def test_a_paper_dated_in_the_far_future_does_not_block_editions(tmp_path: Path) -> None:
+    config = galaxy_config(tmp_path)
+    (tmp_path / "listings" / "a.jsonl").write_text(jsonl(
+        ("2611.00001", "Bars in galaxies", "2026-11-20"),
+        ("2611.00009", "Typo in the year galaxy", "2062-11-20"),
+    ))
+    report = run(config)
+    assert str(report.profiles[0].edition) == "2026-11-20"
+    assert report.profiles[0].sent == 1
+
+
+def test_an_outbox_that_cannot_be_written_fails_the_run_and_keeps_messages(
+    tmp_path: Path,
+) -> None:
+    config = galaxy_config(tmp_path)
+    (tmp_path / "listings" / "a.jsonl").write_text(
+        jsonl(("2611.00001", "Bars in galaxies", "2026-11-20")))
+    config.outbox.write_text("a file where the outbox folder should be")
+    report = run(config)
+    assert not report.ok
+    assert report.profiles[0].pending == 1
+    config.outbox.unlink()
+    assert run(config).profiles[0].sent == 1
+
+
+def test_a_feed_write_failure_is_reported_next_to_what_was_sent(tmp_path: Path) -> None:
+    config = galaxy_config(tmp_path)
+    (tmp_path / "listings" / "a.jsonl").write_text(
+        jsonl(("2611.00001", "Bars in galaxies", "2026-11-20")))
+    config.feeds_dir.write_text("a file where the feeds folder should be")
+    outcome = run(config).profiles[0]
+    assert outcome.sent == 1
+    assert len(outcome.failed) == 1 and "cannot write feeds" in outcome.failed[0]
+
+
+def test_smtp_refusing_the_sender_keeps_every_message_pending(
+    offline: Config, smtp_server: LoopbackSmtp
+) -> None:
+    config = offline.model_copy(update={
+        "sender": "Digest <nobody@refused.example>",
+        "delivery": offline.delivery.model_validate({
+            "method": "smtp", "smtp": {"host": "127.0.0.1", "port": smtp_server.port,
+                                       "security": "none"}})})
+    smtp_server.handler.reject_senders["nobody@refused.example"] = "553 5.7.1 not allowed"
+    outcome = run(config, profile="llm-eval").profiles[0]
+    assert outcome.sent == 0 and outcome.pending == 2 and not outcome.failed
+    smtp_server.handler.reject_senders.clear()
+    assert run(config, profile="llm-eval").profiles[0].sent == 2

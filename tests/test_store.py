@@ -95,7 +95,7 @@ def test_edition_records_papers_deliveries_and_feed(store: Store) -> None:
               for i, p in enumerate(papers)]
     store.record_edition("nlp", date(2026, 11, 19), since=None, papers=ranked,
                          recipients=["a@example.org", "b@example.org"], now=NOW)
-    assert store.last_edition("nlp") == date(2026, 11, 19)
+    assert store.last_edition("nlp") == (date(2026, 11, 19), NOW)
     assert store.received_keys("nlp", [p.key for p in papers]) == {p.key for p in papers}
     assert store.pending_deliveries("nlp") == [
         (date(2026, 11, 19), "a@example.org"), (date(2026, 11, 19), "b@example.org")]
@@ -108,9 +108,43 @@ def test_edition_records_papers_deliveries_and_feed(store: Store) -> None:
 
 def test_the_same_edition_cannot_be_recorded_twice(store: Store) -> None:
     store.record_edition("nlp", date(2026, 11, 19), since=None, papers=[], recipients=[], now=NOW)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="already recorded by another run"):
         store.record_edition("nlp", date(2026, 11, 19), since=None, papers=[], recipients=[],
                              now=NOW)
+
+
+def test_late_arrivals_are_found_by_when_they_were_stored(store: Store) -> None:
+    store.upsert_papers([paper()], source="a", now=NOW)
+    later = NOW.replace(day=21)
+    store.upsert_papers([paper(arxiv_id="2611.00002")], source="hf", now=later)
+    found = store.papers_announced(after=date(2026, 11, 19), until=date(2026, 11, 20),
+                                   stored_after=NOW)
+    assert [p.arxiv_id for p in found] == ["2611.00002"]
+
+
+def test_latest_announcement_can_ignore_future_dates(store: Store) -> None:
+    store.upsert_papers([paper(), paper(arxiv_id="2611.00002", announced=date(2062, 11, 19))],
+                        source="a", now=NOW)
+    assert store.latest_announcement() == date(2062, 11, 19)
+    assert store.latest_announcement(not_after=date(2026, 11, 21)) == date(2026, 11, 19)
+
+
+def test_only_one_run_holds_the_lock(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "d.sqlite") as first, Store.open(tmp_path / "d.sqlite") as second:
+        with (
+            first.exclusive(),
+            pytest.raises(StoreError, match="another digest run"),
+            second.exclusive(),
+        ):
+            pass
+        with second.exclusive():
+            pass  # free again once the first run let go
+
+
+def test_a_database_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store.open(tmp_path / "afile" / "d.sqlite")
 
 
 def test_http_validators_are_remembered_across_opens(tmp_path: Path) -> None:
