@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from digest.config import Interest, Profile
 from digest.models import Paper, Ranked, Reason
@@ -38,10 +38,32 @@ def paper_text(paper: Paper) -> str:
     return f"{paper.title}. {paper.title}. {paper.abstract}"
 
 
-def _fold(text: str) -> str:
-    """Lower-case, strip accents and punctuation: the form phrases and names are matched in."""
+_WORD = re.compile(r"[a-z0-9]+")
+_PHRASE_APART = 0.5  # a phrase whose words all occur, but not together, counts half
+
+
+def _stem(word: str) -> str:
+    """Fold plurals (galaxies -> galaxy, models -> model) so a keyword meets its inflections."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _words(text: str) -> list[str]:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " " + " ".join(re.findall(r"[a-z0-9]+", ascii_text.lower())) + " "
+    return _WORD.findall(ascii_text.lower())
+
+
+def _tokens(text: str) -> list[str]:
+    """The vectoriser's tokens: words of two or more characters, no stop words, stemmed."""
+    return [_stem(w) for w in _words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
+
+
+def _fold(text: str) -> str:
+    """Stemmed words between spaces: the form phrases and names are matched in."""
+    return " " + " ".join(_stem(word) for word in _words(text)) + " "
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +89,16 @@ class Ranker:
         vectorizer = TfidfVectorizer(
             ngram_range=(1, 2),
             sublinear_tf=True,
-            stop_words="english",
-            strip_accents="unicode",
+            tokenizer=_tokens,
+            token_pattern=None,
+            lowercase=False,  # _tokens folds case and accents itself
             dtype=np.float32,
         )
-        texts = [paper_text(paper) for paper in corpus] or ["empty corpus"]
-        vectorizer.fit(texts)
+        texts = [paper_text(paper) for paper in corpus]
+        try:
+            vectorizer.fit(texts or ["placeholder"])
+        except ValueError:  # no usable word at all ("empty vocabulary")
+            vectorizer.fit(["placeholder"])
         return cls(vectorizer)
 
     def rank(
@@ -137,16 +163,13 @@ class Ranker:
 
 
 def _keyword_reasons(interest: Interest, sims: np.ndarray, folded_text: str) -> list[Reason]:
-    matched = [
-        Reason(
-            "keyword",
-            # Some words of a phrase can match without the phrase: say so.
-            f"{'matched' if _fold(keyword) in folded_text else 'partly matched'} “{keyword}”",
-            float(sim) * interest.weight,
-        )
-        for keyword, sim in zip(interest.keywords, sims, strict=True)
-        if sim > 0
-    ]
+    matched = []
+    for keyword, sim in zip(interest.keywords, sims, strict=True):
+        share = _phrase_share(keyword, folded_text)
+        if sim > 0 and share > 0:
+            label = "matched" if share == 1 else "words of"
+            weight = float(sim) * share * interest.weight
+            matched.append(Reason("keyword", f"{label} “{keyword}”", weight))
     matched.sort(key=lambda reason: -reason.weight)
     # Every keyword counts in the score; the long tail is folded into one line.
     if len(matched) > _MAX_KEYWORD_REASONS:
@@ -158,6 +181,18 @@ def _keyword_reasons(interest: Interest, sims: np.ndarray, folded_text: str) -> 
         )
         matched = [*matched[: _MAX_KEYWORD_REASONS - 1], folded]
     return matched
+
+
+def _phrase_share(keyword: str, folded_text: str) -> float:
+    """How much a keyword's similarity counts: a phrase only as a phrase, or half if its words
+    all occur apart; one word of "dense retrieval" alone ("Dense Plasmas") counts nothing."""
+    folded = _fold(keyword)
+    if folded in folded_text:
+        return 1.0
+    words = folded.split()
+    if len(words) > 1 and all(f" {word} " in folded_text for word in words):
+        return _PHRASE_APART
+    return 0.0 if len(words) > 1 else 1.0
 
 
 def _seed_reason(interest: Interest, seed: Paper, similarity: float) -> Reason:
@@ -215,12 +250,15 @@ def _blocking_reasons(profile: Profile, paper: Paper) -> list[Reason]:
 
 
 def select_for_edition(ranked: Sequence[Ranked], profile: Profile) -> list[Ranked]:
-    """The papers an edition carries: above ``min_score``, not excluded, at most ``max_papers``."""
+    """The papers an edition carries: at most ``max_papers``, each at least ``min_score``,
+    not excluded, and matching an interest or an author (a category boost alone is not
+    enough: it would fill the digest with everything in the category)."""
     chosen = [
         r
         for r in ranked
         if r.score > 0
         and r.score >= profile.min_score
+        and (r.interest is not None or any(reason.kind == "author" for reason in r.reasons))
         and not any(reason.kind in BLOCKING_REASONS for reason in r.reasons)
     ]
     return chosen[: profile.max_papers]

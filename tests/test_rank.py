@@ -101,3 +101,37 @@ def test_min_score_and_max_papers_limit_the_edition() -> None:
 def test_empty_candidates_and_empty_corpus() -> None:
     assert Ranker.fit([]).rank(profile(), [], seeds={}) == []
     assert Ranker.fit([]).rank(profile(), [RAG], seeds={})[0].score == 0
+
+
+def test_one_word_of_a_phrase_is_not_a_match() -> None:
+    plasma = make("2611.00005", "Atoms in dense plasmas", "Spectra of atoms in dense plasmas.")
+    apart = make("2611.00006", "Retrieval for dense passages",
+                 "Dense encoders help retrieval of passages.")
+    settings = Profile.model_validate(
+        {"interests": [{"name": "IR", "keywords": ["dense retrieval"]}]})
+    ranked = Ranker.fit([*CORPUS, plasma, apart]).rank(settings, [plasma, apart], seeds={})
+    by_id = {r.paper.arxiv_id: r for r in ranked}
+    assert by_id["2611.00005"].score == 0
+    assert [r.text for r in by_id["2611.00006"].reasons] == ["words of “dense retrieval”"]
+
+
+def test_plurals_match_their_singular_keyword() -> None:
+    ranked = Ranker.fit(CORPUS).rank(
+        Profile.model_validate({"interests": [{"name": "Astro", "keywords": ["galaxy"]}]}),
+        CORPUS, seeds={})
+    assert ranked[0].paper == GALAXY
+    assert ranked[0].reasons[0].text == "matched “galaxy”"
+
+
+def test_a_category_boost_alone_does_not_put_a_paper_in_the_edition() -> None:
+    settings = profile(categories={"boost": {"astro-ph.GA": 0.5}}, authors=["Sören Falk"])
+    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
+    chosen = {r.paper.arxiv_id for r in select_for_edition(ranked, settings)}
+    assert GALAXY.arxiv_id not in chosen  # boosted, but matches no interest
+    assert ROBOT.arxiv_id in chosen  # an author you follow is reason enough
+    assert RAG.arxiv_id in chosen
+
+
+def test_a_corpus_without_usable_words_still_ranks() -> None:
+    tiny = make("2611.00007", "A", "")
+    assert Ranker.fit([tiny]).rank(profile(), [tiny], seeds={})[0].score == 0
