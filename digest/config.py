@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Sequence
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,22 @@ _CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _address(address: str) -> str:
+    """A normalised email address, or ValueError saying what is wrong with it.
+
+    ``user@localhost`` is accepted although email-validator reserves it: a digest is often
+    tried out against a mail server on the same machine.
+    """
+    local, _, domain = address.rpartition("@")
+    on_localhost = domain.lower() == "localhost"
+    checked = f"{local}@localhost.example" if on_localhost else address
+    try:
+        result = validate_email(checked, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"{address!r}: {error}") from None
+    return f"{result.local_part}@localhost" if on_localhost else result.normalized
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -158,14 +175,7 @@ class Profile(_Strict):
     @field_validator("subscribers")
     @classmethod
     def _valid_addresses(cls, value: list[str]) -> list[str]:
-        normalised = []
-        for address in value:
-            try:
-                result = validate_email(address, check_deliverability=False)
-            except EmailNotValidError as error:
-                raise ValueError(f"{address!r}: {error}") from None
-            normalised.append(result.normalized)
-        return normalised
+        return [_address(address) for address in value]
 
     @model_validator(mode="after")
     def _interest_names_unique(self) -> Profile:
@@ -219,6 +229,12 @@ class Config(_Strict):
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
 
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_address(cls, value: str) -> str:
+        _address(parseaddr(value)[1] or value)
+        return value
+
     @field_validator("profiles")
     @classmethod
     def _profile_names_are_slugs(cls, value: dict[str, Profile]) -> dict[str, Profile]:
@@ -242,6 +258,7 @@ class Config(_Strict):
         """Return a copy whose relative paths are relative to ``base`` (the config's folder)."""
 
         def resolve(path: Path) -> Path:
+            path = path.expanduser()
             return path if path.is_absolute() else base / path
 
         updates: dict[str, Any] = {
@@ -263,15 +280,17 @@ class Config(_Strict):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves floats as text.
+    """SafeLoader that leaves unquoted scalars as text (only ``null``/``~`` stay special).
 
-    ``seeds: [2401.10000]`` would otherwise become the float 2401.1 and lose the id; the
-    models convert text to numbers wherever a number is expected (weights, scores).
+    ``seeds: [2401.10000]`` would otherwise become the float 2401.1 and lose the id, and
+    ``keywords: [NO, on]`` (nitric oxide, a preposition) would become booleans. The models
+    convert text to numbers and booleans wherever those are expected.
     """
 
 
+_AS_TEXT = {"tag:yaml.org,2002:" + kind for kind in ("float", "int", "bool", "timestamp")}
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _AS_TEXT]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -281,7 +300,7 @@ def load_config(path: Path) -> Config:
     text = _read(path)
     root = _compose(path, text)
     found = [(line, f"{path}:{line}: {message}") for line, message in _duplicate_keys(root)]
-    data = yaml.load(text, Loader=_Loader) if root is not None else None
+    data = _construct(path, text) if root is not None else None
     if not isinstance(data, dict):
         problem = f"{path}:1: expected a mapping with 'sources' and 'profiles'"
         raise ConfigError(str(path), [problem])
@@ -290,9 +309,14 @@ def load_config(path: Path) -> Config:
     except ValidationError as error:
         found += [_describe(path, root, item) for item in error.errors()]
         raise _by_line(path, found) from None
+    config = config.resolve_paths(path.resolve().parent)
+    if config.templates_dir is not None and not config.templates_dir.is_dir():
+        line = _line_of(root, ("templates_dir",))
+        problem = f"templates_dir: {config.templates_dir} is not a folder"
+        found.append((line, f"{path}:{line}: {problem}"))
     if found:
         raise _by_line(path, found)
-    return config.resolve_paths(path.resolve().parent)
+    return config
 
 
 def _by_line(path: Path, found: list[tuple[int, str]]) -> ConfigError:
@@ -320,11 +344,24 @@ def _compose(path: Path, text: str) -> yaml.Node | None:
         raise ConfigError(str(path), [f"{path}:{line}: YAML syntax error: {problem}"]) from None
 
 
+def _construct(path: Path, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    except (yaml.YAMLError, TypeError) as error:
+        # TypeError: a list or mapping used as a key (``? [a, b]``), which no field allows.
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(str(path), [f"{path}:{line}: cannot read this YAML: {problem}"]) from None
+
+
 def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
     """PyYAML keeps the last of two equal keys silently; a user almost never means that."""
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
             if key.value in seen:
                 yield key.start_mark.line + 1, f"duplicate key {key.value!r}"
             seen.add(key.value)

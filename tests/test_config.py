@@ -121,3 +121,29 @@ def test_smtp_method_needs_smtp_section(tmp_path: Path) -> None:
 def test_shipped_configs_are_valid(name: str) -> None:
     config = load_config(REPO / name)
     assert config.profiles
+
+
+def test_yaml_words_that_look_like_booleans_or_numbers_stay_text(tmp_path: Path) -> None:
+    text = VALID.replace("keywords: [retrieval]", "keywords: [NO, on, 2024]")
+    interest = load_config(write(tmp_path, text + "    feed: no\n")).profiles["nlp"]
+    assert interest.interests[0].keywords == ["NO", "on", "2024"]
+    assert interest.feed is False
+
+
+def test_home_folder_and_localhost_addresses(tmp_path: Path) -> None:
+    text = VALID.replace("state/digest.sqlite", "~/digest.sqlite").replace(
+        "[Ada@Example.org]", "[me@localhost]")
+    config = load_config(write(tmp_path, text + 'sender: "Digest <digest@localhost>"\n'))
+    assert config.database == Path.home() / "digest.sqlite"
+    assert config.profiles["nlp"].subscribers == ["me@localhost"]
+
+
+def test_sender_and_templates_dir_are_checked(tmp_path: Path) -> None:
+    assert any(":14: sender: 'digest'" in p for p in problems(tmp_path, VALID + "sender: digest\n"))
+    found = problems(tmp_path, VALID + "templates_dir: nowhere\n")
+    assert any(":14: templates_dir:" in p and "is not a folder" in p for p in found)
+
+
+def test_odd_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    for text in (VALID + "database2: !env DB_PATH\n", VALID + "? [a, b]\n: 1\n"):
+        assert len(problems(tmp_path, text)) >= 1
