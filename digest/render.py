@@ -14,6 +14,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import css_inline
 import jinja2
@@ -42,7 +43,7 @@ class DigestContext:
     description: str  # shown in the header and as the feed description
     list_id: str  # e.g. "vision-language.digest.localhost" (no angle brackets)
     unsubscribe: str  # mailto: URL or https URL
-    feed_link: str  # link for the feed channel
+    feed_link: str  # where the feed is published; "" when the config has no base_url
     generator: str  # e.g. "paper-digest 0.1.0"
 
 
@@ -263,11 +264,13 @@ def build_email(
 
 
 def feed_guid(paper: Paper) -> tuple[str, bool]:
-    """(guid, is_permalink): the arXiv id when there is one, else the paper key."""
-    if paper.arxiv_id:
-        return paper.arxiv_id, False
-    key = paper.key
-    return key, key.startswith(("https://", "http://"))
+    """(guid, is_permalink): the paper key, ``arxiv:2411.00001`` for arXiv papers.
+
+    feedgen uses one value as both the RSS guid and the Atom id, and an Atom id must be an
+    IRI: the bare id ``2411.00001`` is not, ``arxiv:2411.00001`` (arXiv's own prefixed
+    form) is. Other keys (``doi:…``, ``title:…``) are percent-encoded to stay IRIs.
+    """
+    return quote(paper.key, safe=":/.;-_~()"), False
 
 
 def render_feeds(
@@ -292,10 +295,12 @@ def render_feeds(
 def _new_feed(context: DigestContext, now: datetime) -> FeedGenerator:
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)  # dc:creator: RSS <author> needs emails
-    feed.id(context.feed_link)
+    # Without a published base_url the feed has no address of its own; a URN names it.
+    link = context.feed_link or f"urn:paper-digest:{context.list_id}"
+    feed.id(link)
     feed.title(context.title)
     feed.description(context.description or context.title)
-    feed.link(href=context.feed_link, rel="alternate")
+    feed.link(href=link, rel="alternate")
     feed.generator(context.generator)
     feed.updated(now)
     feed.lastBuildDate(now)

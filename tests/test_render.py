@@ -287,18 +287,19 @@ def test_feeds_parse(feeds: tuple[bytes, bytes]) -> None:
 
 def test_feed_guids_are_arxiv_ids_and_newest_first(feeds: tuple[bytes, bytes]) -> None:
     expected = [entry.ranked.paper for entry in reversed(feed_entries())]
-    expected_ids = [paper.arxiv_id or paper.key for paper in expected]
+    expected_ids = [paper.key.replace(" ", "%20") for paper in expected]
     for document in feeds:
         parsed = feedparser.parse(document)
         assert [entry.id for entry in parsed.entries] == expected_ids
         published = [entry.published_parsed for entry in parsed.entries]
         assert published == sorted(published, reverse=True)
-    assert b'<guid isPermaLink="false">2411.00002</guid>' in feeds[0]
+    assert b'<guid isPermaLink="false">arxiv:2411.00002</guid>' in feeds[0]
+    assert b"<id>arxiv:2411.00002</id>" in feeds[1]
 
 
 def test_feeds_carry_title_link_authors_categories(feeds: tuple[bytes, bytes]) -> None:
     for document in feeds:
-        entry = next(e for e in feedparser.parse(document).entries if e.id == "2411.00001")
+        entry = next(e for e in feedparser.parse(document).entries if e.id == "arxiv:2411.00001")
         assert entry.title == "Masked Denoising for Local Picture Edits"
         assert entry.link == "https://arxiv.org/abs/2411.00001"
         assert [author.name for author in entry.authors] == ["Person A", "Person B", "Person C"]
@@ -310,7 +311,7 @@ def test_feeds_carry_title_link_authors_categories(feeds: tuple[bytes, bytes]) -
 def test_feeds_escape_hostile_title(feeds: tuple[bytes, bytes]) -> None:
     for document in feeds:
         assert b"<script" not in document and b"<b>" not in document
-        entry = next(e for e in feedparser.parse(document).entries if e.id == "2411.00002")
+        entry = next(e for e in feedparser.parse(document).entries if e.id == "arxiv:2411.00002")
         assert entry.title == HOSTILE_TITLE
 
 
@@ -446,3 +447,14 @@ def test_golden_feeds(feeds: tuple[bytes, bytes]) -> None:
     assert_golden("feed.rss.xml", rss.decode("utf-8"))
     assert_golden("feed.atom.xml", atom.decode("utf-8"))
 
+
+
+def test_without_a_published_feed_the_email_links_no_feed() -> None:
+    context = dataclasses.replace(CONTEXT, feed_link="")
+    env = load_templates()
+    html = render_html(sample_edition(), context, env, now=NOW)
+    text = render_text(sample_edition(), context, env, now=NOW)
+    assert ">Feed<" not in html and "Feed:" not in text
+    rss, atom = render_feeds(feed_entries(), context, now=NOW)
+    assert feedparser.parse(rss).feed.link == f"urn:paper-digest:{CONTEXT.list_id}"
+    assert not feedparser.parse(atom).bozo
