@@ -16,6 +16,7 @@ the email says about a paper is what actually put it there.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _PHRASE_APART = 0.5  # a phrase whose words all occur, but not together, counts half
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """Fold plurals (galaxies -> galaxy, models -> model) so a keyword meets its inflections."""
     if len(word) > 4 and word.endswith("ies"):
@@ -113,7 +115,7 @@ class Ranker:
             for interest in profile.interests
         ]
         ranked = [
-            _finish(profile, paper, [contrib[index] for contrib in per_interest])
+            _finish(profile, paper, [contrib[index] for contrib in per_interest], folded[index])
             for index, paper in enumerate(candidates)
         ]
         ranked.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
@@ -165,8 +167,8 @@ class Ranker:
 def _keyword_reasons(interest: Interest, sims: np.ndarray, folded_text: str) -> list[Reason]:
     matched = []
     for keyword, sim in zip(interest.keywords, sims, strict=True):
-        share = _phrase_share(keyword, folded_text)
-        if sim > 0 and share > 0:
+        share = _phrase_share(keyword, folded_text) if sim > 0 else 0.0
+        if share > 0:
             label = "matched" if share == 1 else "words of"
             weight = float(sim) * share * interest.weight
             matched.append(Reason("keyword", f"{label} “{keyword}”", weight))
@@ -183,10 +185,15 @@ def _keyword_reasons(interest: Interest, sims: np.ndarray, folded_text: str) -> 
     return matched
 
 
+@functools.lru_cache(maxsize=4096)
+def _fold_keyword(keyword: str) -> str:
+    return _fold(keyword)
+
+
 def _phrase_share(keyword: str, folded_text: str) -> float:
     """How much a keyword's similarity counts: a phrase only as a phrase, or half if its words
     all occur apart; one word of "dense retrieval" alone ("Dense Plasmas") counts nothing."""
-    folded = _fold(keyword)
+    folded = _fold_keyword(keyword)
     if folded in folded_text:
         return 1.0
     words = folded.split()
@@ -204,11 +211,11 @@ def _seed_reason(interest: Interest, seed: Paper, similarity: float) -> Reason:
     )
 
 
-def _finish(profile: Profile, paper: Paper, options: list[_Scored]) -> Ranked:
+def _finish(profile: Profile, paper: Paper, options: list[_Scored], folded_text: str) -> Ranked:
     """Pick the paper's best interest, then apply boosts, exclusions and category limits."""
     best = max(options, key=lambda scored: scored.score)
     reasons = [*best.reasons, *_author_reasons(profile, paper), *_category_reasons(profile, paper)]
-    blocking = _blocking_reasons(profile, paper)
+    blocking = _blocking_reasons(profile, paper, folded_text)
     if blocking:
         return Ranked(paper=paper, score=0.0, interest=best.interest, reasons=tuple(blocking))
     reasons.sort(key=lambda reason: -reason.weight)
@@ -236,12 +243,11 @@ def _category_reasons(profile: Profile, paper: Paper) -> list[Reason]:
     ]
 
 
-def _blocking_reasons(profile: Profile, paper: Paper) -> list[Reason]:
-    text = _fold(f"{paper.title} {paper.abstract}")
+def _blocking_reasons(profile: Profile, paper: Paper, folded_text: str) -> list[Reason]:
     blocking = [
         Reason("exclude", f"excluded: mentions “{term}”", 0.0)
         for term in profile.exclude
-        if _fold(term) in text
+        if _fold_keyword(term) in folded_text
     ]
     only = profile.categories.only
     if only and not set(only) & set(paper.categories):
