@@ -46,6 +46,12 @@ def _address(address: str) -> str:
     return f"{result.local_part}@localhost" if on_localhost else result.normalized
 
 
+def _require_unique(what: str, names: list[str]) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{what} names must be unique: {', '.join(duplicates)}")
+
+
 # --- sources --------------------------------------------------------------------------------
 
 
@@ -179,10 +185,7 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _interest_names_unique(self) -> Profile:
-        names = [interest.name for interest in self.interests]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"interest names must be unique: {', '.join(duplicates)}")
+        _require_unique("interest", [interest.name for interest in self.interests])
         return self
 
 
@@ -248,10 +251,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _source_names_unique(self) -> Config:
-        names = [source.name for source in self.sources]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
+        _require_unique("source", [source.name for source in self.sources])
         return self
 
     def resolve_paths(self, base: Path) -> Config:

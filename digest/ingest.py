@@ -117,6 +117,8 @@ def _outcome(
 
 
 def _parse(source: Source, origin: str, body: bytes, now: datetime) -> Listing:
+    if isinstance(source, FileSource) and not body.strip():
+        return Listing("empty", ())  # an empty local file is a day without papers
     announce_types = (
         frozenset(source.announce_types)
         if isinstance(source, ArxivRssSource | FileSource)

@@ -147,3 +147,8 @@ def test_sender_and_templates_dir_are_checked(tmp_path: Path) -> None:
 def test_odd_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     for text in (VALID + "database2: !env DB_PATH\n", VALID + "? [a, b]\n: 1\n"):
         assert len(problems(tmp_path, text)) >= 1
+
+
+def test_duplicate_source_names_are_an_error(tmp_path: Path) -> None:
+    text = VALID.replace("sources:\n", "sources:\n  - {name: local, type: feed, url: 'http://x'}\n")
+    assert any("source names must be unique: local" in p for p in problems(tmp_path, text))

@@ -300,3 +300,11 @@ def test_smtp_refusing_the_sender_keeps_every_message_pending(
     assert outcome.sent == 0 and outcome.pending == 2 and not outcome.failed
     smtp_server.handler.reject_senders.clear()
     assert run(config, profile="llm-eval").profiles[0].sent == 2
+
+
+def test_an_empty_local_listing_is_a_day_without_papers(tmp_path: Path) -> None:
+    config = galaxy_config(tmp_path)
+    (tmp_path / "listings" / "empty.jsonl").write_text("\n")
+    report = run(config)
+    assert report.sources[0].status == "empty"
+    assert report.profiles[0].note.startswith("the store has no papers yet")
