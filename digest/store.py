@@ -248,14 +248,16 @@ class Store:
         """
         stamp = _stamp(now)
         try:
-            self._insert_edition(profile, edition, since, papers, recipients, stamp)
+            with self._transaction() as db:
+                self._insert_edition(db, profile, edition, since, papers, recipients, stamp)
         except sqlite3.IntegrityError:
             raise StoreError(
                 f"edition {edition} of profile {profile!r} was already recorded by another run"
             ) from None
 
+    @staticmethod
     def _insert_edition(
-        self,
+        db: sqlite3.Connection,
         profile: str,
         edition: date,
         since: date | None,
@@ -263,40 +265,39 @@ class Store:
         recipients: Sequence[str],
         stamp: str,
     ) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO editions (profile, edition, since, created_at, papers) "
-                "VALUES (?, ?, ?, ?, ?)",
+        db.execute(
+            "INSERT INTO editions (profile, edition, since, created_at, papers) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                profile,
+                edition.isoformat(),
+                since.isoformat() if since else None,
+                stamp,
+                len(papers),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO edition_papers (profile, edition, key, rank, score, interest, "
+            "reasons, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     profile,
                     edition.isoformat(),
-                    since.isoformat() if since else None,
+                    ranked.paper.key,
+                    rank,
+                    ranked.score,
+                    ranked.interest,
+                    _reasons_json(ranked.reasons),
                     stamp,
-                    len(papers),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO edition_papers (profile, edition, key, rank, score, interest, "
-                "reasons, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        profile,
-                        edition.isoformat(),
-                        ranked.paper.key,
-                        rank,
-                        ranked.score,
-                        ranked.interest,
-                        _reasons_json(ranked.reasons),
-                        stamp,
-                    )
-                    for rank, ranked in enumerate(papers)
-                ],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO deliveries (profile, edition, recipient, status, "
-                "created_at) VALUES (?, ?, ?, 'pending', ?)",
-                [(profile, edition.isoformat(), recipient, stamp) for recipient in recipients],
-            )
+                )
+                for rank, ranked in enumerate(papers)
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO deliveries (profile, edition, recipient, status, "
+            "created_at) VALUES (?, ?, ?, 'pending', ?)",
+            [(profile, edition.isoformat(), recipient, stamp) for recipient in recipients],
+        )
 
     def edition_papers(self, profile: str, edition: date) -> list[Ranked]:
         """The ranked papers of a recorded edition, in digest order (for pending sends)."""
