@@ -264,9 +264,12 @@ def _deliver_pending(
         return 0, [], 0
     context = digest_context(config, name, profile)
     sent, failed = 0, []
+    editions: dict[date, Edition] = {}  # one load per edition, not per recipient
     with _Courier(config) as courier:
         for edition_date, recipient in pending:
-            edition = recorded_edition(store, name, profile, edition_date)
+            if edition_date not in editions:
+                editions[edition_date] = recorded_edition(store, name, profile, edition_date)
+            edition = editions[edition_date]
             message_id = make_message_id(config, name, edition_date, recipient)
             message = build_email(
                 edition, context, env, sender=config.sender, recipient=recipient, now=now,
