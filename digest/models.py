@@ -39,10 +39,18 @@ def find_doi(text: str) -> str | None:
     return match.group(1).rstrip(".,;").lower() if match else None
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def folded_words(text: str) -> list[str]:
+    """The words of ``text`` with case, accents and punctuation folded away."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return _WORD.findall(folded)
+
+
 def normalise_title(title: str) -> str:
     """Fold case, accents, punctuation and spacing so the same title from two feeds matches."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    return " ".join(re.findall(r"[a-z0-9]+", folded))
+    return " ".join(folded_words(title))
 
 
 def paper_key(*, arxiv_id: str | None, doi: str | None, title: str) -> str:

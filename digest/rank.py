@@ -17,8 +17,6 @@ the email says about a paper is what actually put it there.
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +25,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from digest.config import Interest, Profile
-from digest.models import Paper, Ranked, Reason
+from digest.models import Paper, Ranked, Reason, folded_words
 
 # Reasons of these kinds take a paper out of an edition whatever its score.
 BLOCKING_REASONS = frozenset({"exclude", "filter"})
@@ -39,7 +37,6 @@ def paper_text(paper: Paper) -> str:
     return f"{paper.title}. {paper.title}. {paper.abstract}"
 
 
-_WORD = re.compile(r"[a-z0-9]+")
 _PHRASE_APART = 0.5  # a phrase whose words all occur, but not together, counts half
 
 
@@ -53,19 +50,14 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _WORD.findall(ascii_text.lower())
-
-
 def _tokens(text: str) -> list[str]:
     """The vectoriser's tokens: words of two or more characters, no stop words, stemmed."""
-    return [_stem(w) for w in _words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
+    return [_stem(w) for w in folded_words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
 
 
 def _fold(text: str) -> str:
     """Stemmed words between spaces: the form phrases and names are matched in."""
-    return " " + " ".join(_stem(word) for word in _words(text)) + " "
+    return " " + " ".join(_stem(word) for word in folded_words(text)) + " "
 
 
 @dataclass(frozen=True, slots=True)
