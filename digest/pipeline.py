@@ -217,7 +217,7 @@ def fetch_missing_seeds(
     now: datetime,
     progress: Progress,
 ) -> None:
-    """Look up, in one request, the seed papers not yet stored; report those arXiv lacks.
+    """Look up the seed papers not yet stored (100 ids per request); report those arXiv lacks.
 
     A failure here only costs those seeds for this run: the digest still goes out.
     """
@@ -474,7 +474,8 @@ def check_seeds(
     """One ``file:line: field: message`` per seed that arXiv does not know.
 
     Seeds are looked up in the store, then on arXiv (and kept, so the next run need not
-    ask). A network failure raises FetchError.
+    ask). A network failure raises SourceError (FetchError, or ParseError for a garbled
+    answer).
     """
     uses = seed_uses(config.profiles)
     if not uses:
