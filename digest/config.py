@@ -176,6 +176,7 @@ class Profile(_Strict):
     categories: Categories = Categories()
     max_papers: int = Field(default=25, ge=1, le=500)
     min_score: float = Field(default=0.05, ge=0)
+    upvote_weight: float = Field(default=0.0, ge=0)
     subscribers: list[str] = []
     feed: bool = True
 

@@ -38,7 +38,7 @@ from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
-from digest.rank import Ranker, _tokens, select_for_edition
+from digest.rank import Ranker, _tokens
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import Store
 
@@ -164,26 +164,34 @@ def next_edition(
                                             stored_after=previous[1])
     received = store.received_keys(name, [paper.key for paper in candidates])
     fresh = [paper for paper in candidates if paper.key not in received]
-    ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile))
+    # Enough to leave room for near-duplicates and each interest's share.
+    ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile),
+                         feedback=store.feedback(name), limit=4 * profile.max_papers)
     return Edition(
         profile=name,
         date=latest,
         since=previous[0] if previous else None,
-        papers=tuple(select_for_edition(ranked, profile)),
+        papers=tuple(ranker.select_for_edition(ranked, profile)),
         interests=tuple(interest.name for interest in profile.interests),
     )
 
 
 def rank_day(
-    store: Store, profile: Profile, *, day: date | None, now: datetime
+    store: Store, name: str, profile: Profile, *, day: date | None, now: datetime,
+    ranker: Ranker | None = None,
 ) -> tuple[date | None, list[Ranked]]:
-    """All candidates announced on ``day`` (default: the latest announcement), ranked."""
+    """All candidates announced on ``day`` (default: the latest announcement), ranked for
+    profile ``name`` (its seeds and feedback labels count).
+
+    ``ranker`` lets a caller ranking many profiles fit the word weights once.
+    """
     day = day or latest_day(store, now)
     if day is None:
         return None, []
     candidates = store.papers_announced(after=day - timedelta(days=1), until=day)
-    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
-    return day, ranker.rank(profile, candidates, seeds=_seeds(store, profile))
+    ranker = ranker or Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    return day, ranker.rank(profile, candidates, seeds=_seeds(store, profile),
+                            feedback=store.feedback(name))
 
 
 def _seeds(store: Store, profile: Profile) -> dict[str, Paper]:

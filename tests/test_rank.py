@@ -6,7 +6,7 @@ from datetime import date
 
 from digest.config import Profile
 from digest.models import Paper
-from digest.rank import Ranker, select_for_edition
+from digest.rank import Ranker
 
 DAY = date(2026, 11, 20)
 
@@ -72,12 +72,13 @@ def test_author_boost_matches_names_regardless_of_accents() -> None:
 def test_exclude_and_category_filter_take_papers_out_with_a_reason() -> None:
     settings = profile(exclude=["language models used as judges"],
                        categories={"only": ["cs.CL"]})
-    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
+    ranker = Ranker.fit(CORPUS)
+    ranked = ranker.rank(settings, CORPUS, seeds={})
     judge = next(r for r in ranked if r.paper == JUDGE)
     galaxy = next(r for r in ranked if r.paper == GALAXY)
     assert judge.score == 0 and judge.reasons[0].kind == "exclude"
     assert galaxy.score == 0 and galaxy.reasons[0].kind == "filter"
-    chosen = select_for_edition(ranked, settings)
+    chosen = ranker.select_for_edition(ranked, settings)
     assert [r.paper for r in chosen] == [RAG]
 
 
@@ -93,9 +94,10 @@ def test_order_is_deterministic_with_ties_broken_by_id() -> None:
 def test_min_score_and_max_papers_limit_the_edition() -> None:
     settings = profile(min_score=0.0001, max_papers=1,
                        interests=[{"name": "Any", "keywords": ["language models"]}])
-    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
+    ranker = Ranker.fit(CORPUS)
+    ranked = ranker.rank(settings, CORPUS, seeds={})
     assert len([r for r in ranked if r.score > 0]) >= 2
-    assert len(select_for_edition(ranked, settings)) == 1
+    assert len(ranker.select_for_edition(ranked, settings)) == 1
 
 
 def test_empty_candidates_and_empty_corpus() -> None:
@@ -125,8 +127,9 @@ def test_plurals_match_their_singular_keyword() -> None:
 
 def test_a_category_boost_alone_does_not_put_a_paper_in_the_edition() -> None:
     settings = profile(categories={"boost": {"astro-ph.GA": 0.5}}, authors=["Sören Falk"])
-    ranked = Ranker.fit(CORPUS).rank(settings, CORPUS, seeds={})
-    chosen = {r.paper.arxiv_id for r in select_for_edition(ranked, settings)}
+    ranker = Ranker.fit(CORPUS)
+    ranked = ranker.rank(settings, CORPUS, seeds={})
+    chosen = {r.paper.arxiv_id for r in ranker.select_for_edition(ranked, settings)}
     assert GALAXY.arxiv_id not in chosen  # boosted, but matches no interest
     assert ROBOT.arxiv_id in chosen  # an author you follow is reason enough
     assert RAG.arxiv_id in chosen

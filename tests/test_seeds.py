@@ -205,7 +205,8 @@ def test_run_fetches_seeds_once_ranks_with_them_and_never_delivers_them(
         assert missing_seeds(store, config.profiles["nlp"]) == ["2401.99999"]
         delivered = [ranked for report in (first, second)
                      for ranked in store.edition_papers("nlp", report.profiles[0].edition)]
-        _day, ranked = rank_day(store, config.profiles["nlp"], day=date(2026, 11, 20), now=NOW)
+        _day, ranked = rank_day(store, "nlp", config.profiles["nlp"], day=date(2026, 11, 20),
+                                now=NOW)
     assert [r.paper.arxiv_id for r in delivered] == ["2611.00001", "2611.00003"]
     assert third.profiles[0].edition is None
     assert [r.paper.arxiv_id for r in ranked] == ["2611.00001", "2611.00002"]

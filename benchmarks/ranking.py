@@ -1,0 +1,391 @@
+"""Ranking quality on real labelled listings: the project's ranker against three baselines.
+
+Run:  python benchmarks/ranking.py [--draws 3] [--feedback 10,30]
+
+Two tasks, both read from ../shared/fixtures/labeled (nothing is copied into the repo):
+
+* category interest (wanzhouliu cs.CV mirror, 12 announcement days): for each category
+  other than cs.CV on at least 50 papers, 10 seed papers of that category are drawn from
+  the first half of the days; every later day's full pool is ranked, and a paper is
+  relevant when the category is among its categories. The days are ingested one by one,
+  as the daily job would, so nothing from a later day is known when a day is ranked.
+* a real person's tags (datawraith arxiv-frontpage): for each of the four labelled days
+  and each tag with a paper that day, that day's pool is ranked with the tag's papers from
+  the other days as seeds and the tag's name as the keyword. Relevant = labelled with it.
+
+Methods, each given the same store contents, seeds and pool:
+
+* random:   a seeded shuffle (expected value of a digest that ignores the profile)
+* centroid: cosine with the mean TF-IDF vector of the seeds
+* arxiv-sanity-lite: its TF-IDF (words and word pairs, sublinear tf, English stop words,
+  l2, min_df 5, max_df 0.1, 20,000 features, over title, abstract and authors) and one
+  LinearSVC(C=0.01, class_weight="balanced") per interest, trained on the seeds as
+  positives and every other known paper as negatives
+* project:  the digest ranker through its public path: profiles written as YAML, loaded by
+  load_config, papers ingested by a ``file`` source, ranked by rank_day (what `digest rank`
+  runs)
+* project + N feedback: the same, after N simulated `digest feedback` labels on the top
+  papers of earlier digests (never of the day being ranked)
+
+Scores are nDCG@10 and P@10 (binary relevance), averaged over every (interest, day, draw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as day_time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from digest.config import Config, load_config
+from digest.fetch import HttpClient
+from digest.ingest import ingest_sources
+from digest.models import Paper, split_arxiv_id
+from digest.pipeline import CORPUS_LIMIT, rank_day
+from digest.rank import Ranker
+from digest.store import Store
+
+LABELED = Path(__file__).resolve().parents[2] / "shared/fixtures/labeled"
+CV_MIRROR = LABELED / "wanzhouliu_arxiv_feed_mirror_cs.CV"
+FRONTPAGE = LABELED / "datawraith_arxiv_frontpage"
+MIN_CATEGORY_PAPERS = 50
+SEEDS_PER_CATEGORY = 10
+K = 10
+
+
+# --- what is judged --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One ranking to judge: an interest (seeds, keywords) against one day's pool."""
+
+    name: str
+    day: date
+    seeds: tuple[str, ...]
+    keywords: tuple[str, ...]
+    relevant: frozenset[str]
+    draw: int = 0
+    # Papers of earlier days a simulated user may have labelled: id -> relevant?
+    judged_before: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    title: str
+    listings: dict[date, list[dict[str, object]]]  # JSONL records per announcement day
+    queries: list[Query]
+    ingest_daily: bool  # ingest day by day (temporal) or everything first (hold-one-day-out)
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int = K) -> float:
+    gains = [1.0 / np.log2(rank + 2) for rank, key in enumerate(ranked[:k]) if key in relevant]
+    ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
+    return float(sum(gains) / ideal) if ideal else 0.0
+
+
+def precision_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int = K) -> float:
+    return sum(1 for key in ranked[:k] if key in relevant) / k
+
+
+# --- the two datasets ------------------------------------------------------------------------
+
+
+def category_task(draws: int) -> Task:
+    listings: dict[date, list[dict[str, object]]] = {}
+    seen: set[str] = set()
+    for path in sorted(CV_MIRROR.glob("*.json")):
+        day = date.fromisoformat(json.loads(path.read_text())["date"])
+        records = []
+        for item in json.loads(path.read_text())["papers"]:
+            if item["arxiv_id"] in seen:
+                continue  # a replacement of a paper already announced is not new that day
+            seen.add(item["arxiv_id"])
+            records.append(_record(item["arxiv_id"], item["title"], item["abstract"],
+                                    item["authors"], day, item["categories"]))
+        if records:
+            listings[day] = records
+    days = sorted(listings)
+    seed_days, ranked_days = days[: len(days) // 2], days[len(days) // 2 :]
+    counts: dict[str, int] = {}
+    for records in listings.values():
+        for record in records:
+            for category in record["categories"]:  # type: ignore[union-attr]
+                counts[category] = counts.get(category, 0) + 1
+    categories = sorted(c for c, n in counts.items() if n >= MIN_CATEGORY_PAPERS and c != "cs.CV")
+    queries = []
+    for category in categories:
+        early = [r for d in seed_days for r in listings[d] if category in r["categories"]]  # type: ignore[operator]
+        for draw in range(draws):
+            rng = random.Random(f"{category}/{draw}")
+            seeds = tuple(str(r["id"]) for r in rng.sample(early, SEEDS_PER_CATEGORY))
+            judged: dict[str, bool] = {}
+            for day in ranked_days:
+                relevant = frozenset(
+                    str(r["id"]) for r in listings[day] if category in r["categories"]  # type: ignore[operator]
+                )
+                if relevant:
+                    queries.append(Query(category, day, seeds, (), relevant, draw, dict(judged)))
+                judged.update({str(r["id"]): str(r["id"]) in relevant for r in listings[day]})
+    return Task("Category interest (cs.CV mirror, 12 days)", listings, queries, ingest_daily=True)
+
+
+def frontpage_task() -> Task:
+    weights = json.loads((FRONTPAGE / "tags.json").read_text())
+    pools: dict[date, list[dict[str, object]]] = {}
+    for path in sorted((FRONTPAGE / "downloads").glob("*.jsonl")):
+        day = date.fromisoformat(path.stem)
+        pools[day] = [
+            _record(_arxiv_id(item["url"]), item["title"], item["abstract"], item["authors"], day)
+            for item in map(json.loads, path.read_text().splitlines())
+        ]
+    pool_day = {str(r["id"]): day for day, records in pools.items() for r in records}
+    tagged: dict[str, list[dict[str, object]]] = {}
+    for tag in weights:
+        path = FRONTPAGE / "train" / f"{tag.replace(' ', '_')}.jsonl"
+        tagged[tag] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # Labelled papers from days outside the four pools are known to the store as older papers.
+    earlier = date(2025, 4, 1)
+    extra = {}
+    for items in tagged.values():
+        for item in items:
+            arxiv_id = _arxiv_id(item["url"])
+            if arxiv_id not in pool_day:
+                extra[arxiv_id] = _record(arxiv_id, item["title"], item["abstract"],
+                                          item["authors"], earlier)
+    listings = {earlier: list(extra.values()), **pools}
+    queries = []
+    for tag, items in tagged.items():
+        ids = {_arxiv_id(item["url"]) for item in items}
+        for day in pools:
+            relevant = frozenset(i for i in ids if pool_day.get(i) == day)
+            seeds = tuple(sorted(i for i in ids if pool_day.get(i) != day))
+            if relevant and seeds:
+                judged = {
+                    str(r["id"]): str(r["id"]) in ids
+                    for other, rs in pools.items() if other != day for r in rs
+                }
+                queries.append(Query(tag, day, seeds, (tag,), relevant, 0, judged))
+    return Task("A real person's tags (datawraith, 4 days, hold one day out)", listings,
+                queries, ingest_daily=False)
+
+
+def _record(arxiv_id: str, title: str, abstract: str, authors: object, day: date,
+            categories: Iterable[str] = ()) -> dict[str, object]:
+    names = authors if isinstance(authors, list) else [str(authors)]
+    return {"id": arxiv_id, "title": title, "abstract": abstract, "authors": names,
+            "categories": list(categories), "published": day.isoformat()}
+
+
+def _arxiv_id(url: str) -> str:
+    split = split_arxiv_id(url)
+    if split is None:
+        raise ValueError(f"no arXiv id in {url!r}")
+    return split[0]
+
+
+# --- the methods -----------------------------------------------------------------------------
+
+Method = Callable[["Day", Query], list[str]]
+
+
+@dataclass
+class Day:
+    """What every method may use when ranking one day: the store as it stands, the pool."""
+
+    store: Store
+    config: Config
+    day: date
+    pool: list[Paper]
+    known: list[Paper]
+    project_ranker: Ranker
+    _aslite: tuple[TfidfVectorizer, object, dict[str, int]] | None = None
+
+    def aslite_features(self) -> tuple[TfidfVectorizer, object, dict[str, int]]:
+        if self._aslite is None:
+            vectorizer = TfidfVectorizer(
+                strip_accents="unicode", lowercase=True, analyzer="word", stop_words="english",
+                token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
+                max_features=20_000, norm="l2", use_idf=True, smooth_idf=True,
+                sublinear_tf=True, min_df=5, max_df=0.1,
+            )
+            matrix = vectorizer.fit_transform(
+                f"{p.title} {p.abstract} {' '.join(p.authors)}" for p in self.known
+            )
+            rows = {p.arxiv_id or p.key: row for row, p in enumerate(self.known)}
+            self._aslite = (vectorizer, matrix, rows)
+        return self._aslite
+
+
+def random_method(day: Day, query: Query) -> list[str]:
+    ids = [_id(p) for p in day.pool]
+    random.Random(f"{query.name}/{query.day}/{query.draw}").shuffle(ids)
+    return ids
+
+
+def centroid_method(day: Day, query: Query) -> list[str]:
+    _, matrix, rows = day.aslite_features()
+    seed_rows = [rows[s] for s in query.seeds if s in rows]
+    centroid = np.asarray(matrix[seed_rows].mean(axis=0)).ravel()
+    pool_rows = [rows[_id(p)] for p in day.pool]
+    scores = matrix[pool_rows] @ centroid
+    return _by_score(day.pool, scores)
+
+
+def aslite_method(day: Day, query: Query) -> list[str]:
+    _, matrix, rows = day.aslite_features()
+    labels = np.zeros(matrix.shape[0])
+    labels[[rows[s] for s in query.seeds if s in rows]] = 1
+    svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=0.01)
+    svm.fit(matrix, labels)
+    scores = svm.decision_function(matrix[[rows[_id(p)] for p in day.pool]])
+    return _by_score(day.pool, scores)
+
+
+def project_method(day: Day, query: Query) -> list[str]:
+    name = _profile_name(query)
+    _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
+                         now=_noon(day.day), ranker=day.project_ranker)
+    return [_id(r.paper) for r in ranked]
+
+
+def _by_score(pool: Sequence[Paper], scores: np.ndarray) -> list[str]:
+    order = sorted(range(len(pool)), key=lambda i: (-float(scores[i]), _id(pool[i])))
+    return [_id(pool[i]) for i in order]
+
+
+def _id(paper: Paper) -> str:
+    return paper.arxiv_id or paper.key
+
+
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, day_time(12), tzinfo=UTC)
+
+
+# --- running a task through the public path --------------------------------------------------
+
+
+def _profile_name(query: Query) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in query.name.lower())
+    return f"{slug}-d{query.draw}-{query.day.isoformat()}"
+
+
+def write_config(directory: Path, queries: Sequence[Query]) -> Path:
+    """The YAML a user would write: one profile per query, seeds and keywords, file source."""
+    profiles = {}
+    for query in queries:
+        interest: dict[str, object] = {"name": query.name, "seeds": list(query.seeds)}
+        if query.keywords:
+            interest["keywords"] = list(query.keywords)
+        profiles[_profile_name(query)] = {"interests": [interest], "min_score": 0,
+                                          "max_papers": 500}
+    config = {
+        "database": str(directory / "bench.sqlite"),
+        "outbox": str(directory / "outbox"),
+        "feeds_dir": str(directory / "feeds"),
+        "sources": [{"name": "listings", "type": "file",
+                     "paths": [str(directory / "listings" / "*.jsonl")],
+                     "announce_types": ["new", "cross", "replace", "replace-cross"]}],
+        "profiles": profiles,
+    }
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_task(task: Task, methods: dict[str, Method]) -> dict[str, list[tuple[float, float]]]:
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / "listings").mkdir()
+        config = load_config(write_config(directory, task.queries))
+        client = HttpClient(user_agent="benchmark")  # file sources only: never used
+        with Store.open(config.database) as store:
+            days = sorted(task.listings)
+            ranked_days = sorted({q.day for q in task.queries})
+            if not task.ingest_daily:
+                for day in days:
+                    _write_listing(directory, day, task.listings[day])
+                ingest_sources(config, store, client, now=_noon(days[-1]), progress=_quiet)
+            for day in days:
+                if task.ingest_daily:
+                    _write_listing(directory, day, task.listings[day])
+                    ingest_sources(config, store, client, now=_noon(day), progress=_quiet)
+                if day not in ranked_days:
+                    continue
+                known = store.corpus(limit=CORPUS_LIMIT)
+                pool = store.papers_announced(after=day.fromordinal(day.toordinal() - 1),
+                                              until=day)
+                context = Day(store, config, day, pool, known, Ranker.fit(known))
+                for query in (q for q in task.queries if q.day == day):
+                    for name, method in methods.items():
+                        ranked = method(context, query)
+                        results[name].append((ndcg_at_k(ranked, query.relevant),
+                                              precision_at_k(ranked, query.relevant)))
+                print(f"  {day}: {len(pool)} papers, "
+                      f"{sum(q.day == day for q in task.queries)} interests ranked",
+                      file=sys.stderr)
+    return results
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def _write_listing(directory: Path, day: date, records: list[dict[str, object]]) -> None:
+    lines = (json.dumps(record) for record in records)
+    (directory / "listings" / f"{day.isoformat()}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def report(task: Task, results: dict[str, list[tuple[float, float]]], seconds: float) -> None:
+    baseline = statistics.fmean(n for n, _ in results["arxiv-sanity-lite"])
+    print(f"\n{task.title}: {len(task.queries)} rankings, {seconds:.0f} s")
+    print("| method | nDCG@10 | P@10 | vs arxiv-sanity-lite |")
+    print("|---|---:|---:|---:|")
+    for name, scores in results.items():
+        ndcg = statistics.fmean(n for n, _ in scores)
+        precision = statistics.fmean(p for _, p in scores)
+        print(f"| {name} | {ndcg:.3f} | {precision:.3f} | {ndcg / baseline:.2f}x |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draws", type=int, default=3, help="seed draws per category")
+    parser.add_argument("--task", choices=["categories", "tags", "both"], default="both")
+    args = parser.parse_args()
+    if not LABELED.is_dir():
+        print(f"labelled fixtures not found at {LABELED}", file=sys.stderr)
+        return 1
+    methods: dict[str, Method] = {
+        "random": random_method,
+        "centroid": centroid_method,
+        "arxiv-sanity-lite": aslite_method,
+        "project": project_method,
+    }
+    tasks = []
+    if args.task in ("categories", "both"):
+        tasks.append(category_task(args.draws))
+    if args.task in ("tags", "both"):
+        tasks.append(frontpage_task())
+    for task in tasks:
+        start = time.perf_counter()
+        results = run_task(task, methods)
+        report(task, results, time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
