@@ -167,6 +167,74 @@ def preview_command(ctx: click.Context, profile: str) -> None:
 
 
 @cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run every profile on its schedule until stopped (SIGTERM or Ctrl-C).
+
+    Each profile with a cron `schedule` runs in its `timezone`; sources are read once per
+    cycle. A run missed while stopped (within `catch_up_hours`) runs at start-up. SIGHUP or
+    an edit of the config file reloads it; an invalid config is logged and the old one kept.
+    The log (with timestamps) goes to standard error.
+
+    \b
+    Example:  digest -c config.yaml serve
+    """
+    import logging
+
+    from digest.daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        config = load_config(ctx.obj)
+        Daemon(ctx.obj, config).serve()
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command(name="schedule")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1),
+              help="How many upcoming runs to list per profile.")
+@click.pass_context
+def schedule_command(ctx: click.Context, count: int) -> None:
+    """List every profile's next run time, in the profile's own time zone.
+
+    \b
+    Example:  digest schedule --count 3
+    """
+    from digest.schedule import local_time, next_runs, profile_trigger
+
+    try:
+        config = load_config(ctx.obj)
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+    now = _now()
+    for name, profile in config.profiles.items():
+        trigger = profile_trigger(config, name)
+        if trigger is None:
+            click.echo(f"{name}: no schedule (only 'digest run')")
+            continue
+        runs = ", ".join(local_time(run) for run in next_runs(trigger, now, count))
+        click.echo(f"{name}: '{profile.schedule}' in {config.time_zone(name)}: {runs}")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show each profile's last run, its sent / pending / failed messages and its next run.
+
+    \b
+    Example:  digest status
+    """
+    from digest.schedule import describe_status, profile_status
+
+    with _session(ctx) as (config, store):
+        for item in profile_status(config, store, _now()):
+            click.echo(describe_status(item, config))
+
+
+@cli.command()
 @click.option("--offline", is_flag=True,
               help="Check the file only; do not look seed papers up on arXiv.")
 @click.pass_context

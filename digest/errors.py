@@ -43,6 +43,10 @@ class StoreError(DigestError):
     """The database cannot be opened or is from a newer version of the program."""
 
 
+class StoreLocked(StoreError):
+    """Another digest process holds the run lock; ``digest serve`` waits, ``digest run`` stops."""
+
+
 class DeliveryError(DigestError):
     """A digest could not be written to the outbox or handed to the SMTP server."""
 

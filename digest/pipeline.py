@@ -1,7 +1,8 @@
 """The daily job as a recipe: ingest, rank, record, render, deliver. Every stage meets here.
 
-``digest run`` and (later) the scheduler both call :func:`run_once`. Time comes in as
-``now``; nothing below reads the clock.
+``digest run`` calls :func:`run_once`; the scheduler (digest/schedule.py) calls
+:func:`run_cycle` with the profiles that are due, so one cycle ingests once for all of
+them. Time comes in as ``now``; nothing below reads the clock.
 
 Editions are judged by announcement date, not by the wall clock: a profile's next edition
 holds the papers announced after its previous edition, up to the latest announcement in
@@ -13,7 +14,7 @@ marked sent only once it is written or accepted, so a second run sends nothing t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +25,7 @@ from urllib.parse import quote
 import jinja2
 
 from digest import __version__
+from digest.arxiv_calendar import quiet_reason
 from digest.config import Config, Profile, field_problems
 from digest.deliver import (
     PermanentFailure,
@@ -40,9 +42,15 @@ from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
 from digest.rank import Ranker, _tokens, select_for_edition
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
-from digest.store import Store
+from digest.store import ProfileRun, Store
 
 CORPUS_LIMIT = 20_000  # the most recent papers the word weights are learnt from
+
+Stop = Callable[[], bool]  # asked between messages: True once a stop was requested
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,8 @@ class ProfileOutcome:
     pending: int = 0
     note: str = ""
     feeds: tuple[Path, ...] = ()
+    notices: int = 0  # "no new papers" notes sent
+    stopped: bool = False  # a stop request ended the run before every message was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +107,56 @@ def run_once(
     dry_run: bool = False,
     client: HttpClient | None = None,
     progress: Progress = lambda _message: None,
+    stop: Stop = _never,
 ) -> RunReport:
     """Ingest every source, then make, record and deliver each profile's next edition."""
     profiles = select_profiles(config, profile)
+    return run_cycle(config, store, dict.fromkeys(profiles), now=now, dry_run=dry_run,
+                     client=client, progress=progress, stop=stop)
+
+
+def run_cycle(
+    config: Config,
+    store: Store,
+    due: Mapping[str, datetime | None],
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    client: HttpClient | None = None,
+    progress: Progress = lambda _message: None,
+    stop: Stop = _never,
+) -> RunReport:
+    """Ingest once, then run each profile in ``due`` (name -> the scheduled time it serves,
+    None for ``digest run``), recording every run that completes.
+
+    Holds the store's run lock throughout (StoreLocked if another process has it). A run
+    that ``stop`` cut short is not recorded, so a restart catches it up.
+    """
     env = load_templates(config.templates_dir)
     client = client or http_client(config)
     with store.exclusive():
         sources = ingest_sources(config, store, client, now=now, progress=progress)
+        profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
-        outcomes = [
-            _run_profile(config, store, env, ranker, name, settings, now=now, dry_run=dry_run,
-                         progress=progress)
-            for name, settings in profiles.items()
-        ]
+        outcomes = []
+        for name, slot in due.items():
+            if stop():
+                break
+            outcome = _run_profile(config, store, env, ranker, name, profiles[name],
+                                   now=now, dry_run=dry_run, progress=progress, stop=stop)
+            if not dry_run and not outcome.stopped:
+                store.record_profile_run(_profile_run(outcome, now, slot))
+            outcomes.append(outcome)
     return RunReport(sources, outcomes)
+
+
+def _profile_run(outcome: ProfileOutcome, now: datetime, slot: datetime | None) -> ProfileRun:
+    return ProfileRun(
+        profile=outcome.profile, ran_at=now, slot=slot, edition=outcome.edition,
+        papers=outcome.papers, sent=outcome.sent, pending=outcome.pending,
+        failed=len(outcome.failed), note=outcome.note,
+    )
 
 
 def _run_profile(
@@ -125,13 +170,14 @@ def _run_profile(
     now: datetime,
     dry_run: bool,
     progress: Progress,
+    stop: Stop = _never,
 ) -> ProfileOutcome:
     progress(f"profile {name}: ranking ...")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
-        return _dry_run_outcome(name, settings, edition, store)
+        return _dry_run_outcome(config, name, settings, edition, store, now)
     try:
-        return _publish(config, store, env, name, settings, edition, now, progress)
+        return _publish(config, store, env, name, settings, edition, now, progress, stop)
     except DeliveryError as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
         return ProfileOutcome(name, edition.date if edition else None,
@@ -238,17 +284,27 @@ def fetch_missing_seeds(
         progress(f"seed {seed} (in {where}) does not count: {why}")
 
 
-def _nothing_new(store: Store) -> str:
+def _nothing_new(config: Config, store: Store, name: str, now: datetime) -> str:
+    """Why a profile has no new edition: an empty store, arXiv's calendar, or a quiet day."""
     if store.count_papers() == 0:
         return "the store has no papers yet (check the sources)"
-    return "nothing announced since the last edition"
+    last = store.last_profile_run(name)
+    reads_arxiv = any(
+        source.enabled and source.type in ("arxiv-rss", "arxiv-api") for source in config.sources
+    )
+    if last is not None and reads_arxiv:
+        reason = quiet_reason(last.ran_at, now, config.arxiv_holidays)
+        if reason:
+            return f"no new papers ({reason})"
+    return "nothing new announced since the last edition"
 
 
 def _dry_run_outcome(
-    name: str, profile: Profile, edition: Edition | None, store: Store
+    config: Config, name: str, profile: Profile, edition: Edition | None, store: Store,
+    now: datetime,
 ) -> ProfileOutcome:
     if edition is None:
-        return ProfileOutcome(name, None, 0, note=_nothing_new(store))
+        return ProfileOutcome(name, None, 0, note=_nothing_new(config, store, name, now))
     return ProfileOutcome(
         name, edition.date, len(edition.papers),
         pending=len(profile.subscribers) if edition.papers else 0,
@@ -265,10 +321,11 @@ def _publish(
     edition: Edition | None,
     now: datetime,
     progress: Progress,
+    stop: Stop = _never,
 ) -> ProfileOutcome:
     note = ""
     if edition is None:
-        note = _nothing_new(store)
+        note = _nothing_new(config, store, name, now)
     else:
         recipients = profile.subscribers if edition.papers else []
         store.record_edition(
@@ -277,7 +334,13 @@ def _publish(
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
-    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress)
+    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress,
+                                             stop)
+    notices = 0
+    if profile.notify_empty and not (edition and edition.papers) and not stop():
+        notices, notice_failures = _send_notices(config, store, env, name, profile, now,
+                                                 progress, stop)
+        failed.extend(notice_failures)
     feeds: tuple[Path, ...] = ()
     if profile.feed:
         try:
@@ -286,7 +349,8 @@ def _publish(
             failed.append(str(error))
     return ProfileOutcome(
         name, edition.date if edition else None, len(edition.papers) if edition else 0,
-        sent=sent, failed=failed, pending=pending, note=note, feeds=feeds,
+        sent=sent, failed=failed, pending=pending, note=note, feeds=feeds, notices=notices,
+        stopped=stop(),
     )
 
 
@@ -298,8 +362,12 @@ def _deliver_pending(
     profile: Profile,
     now: datetime,
     progress: Progress,
+    stop: Stop = _never,
 ) -> tuple[int, list[str], int]:
-    """Send every pending message of the profile (this edition's, and any left from before)."""
+    """Send every pending message of the profile (this edition's, and any left from before).
+
+    A stop request ends the batch after the message in flight; the rest stay pending.
+    """
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
@@ -308,6 +376,9 @@ def _deliver_pending(
     editions: dict[date, Edition] = {}  # one load per edition, not per recipient
     with _Courier(config) as courier:
         for edition_date, recipient in pending:
+            if stop():
+                progress("  stop requested: the remaining messages stay pending")
+                break
             if edition_date not in editions:
                 editions[edition_date] = recorded_edition(store, name, profile, edition_date)
             edition = editions[edition_date]
@@ -352,12 +423,77 @@ class _Courier:
         if self._smtp is not None:
             self._smtp.__exit__(None, None, None)
 
-    def deliver(self, message: EmailMessage, profile: str, edition: date, recipient: str) -> str:
+    def deliver(
+        self, message: EmailMessage, profile: str, edition: date, recipient: str,
+        *, kind: str = "",
+    ) -> str:
         if self._smtp is not None:
             self._smtp.send(message, recipient)
             return "smtp"
-        path = outbox_path(self._config.outbox, profile, edition.isoformat(), recipient)
+        label = edition.isoformat() + (f"-{kind}" if kind else "")
+        path = outbox_path(self._config.outbox, profile, label, recipient)
         return str(write_outbox(message, path))
+
+
+def _send_notices(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    name: str,
+    profile: Profile,
+    now: datetime,
+    progress: Progress,
+    stop: Stop,
+) -> tuple[int, list[str]]:
+    """Send the profile's "no new papers" note for today (its own time zone), at most once.
+
+    The notes are planned in the store before sending, like editions, so a second cycle on
+    the same day (or a restart) sends only those not yet accepted.
+    """
+    zone = config.time_zone(name)
+    day = now.astimezone(zone).date()
+    last = store.last_edition(name)
+    if last is not None and last[1].astimezone(zone).date() == day and store.edition_papers(
+        name, last[0]
+    ):
+        return 0, []  # today's digest went out already; "no new papers" would contradict it
+    store.record_notices(name, day, profile.subscribers, now=now)
+    recipients = store.pending_notices(name, day)
+    if not recipients:
+        return 0, []
+    note = Edition(profile=name, date=day, since=last[0] if last else None, papers=(),
+                   interests=tuple(interest.name for interest in profile.interests))
+    context = digest_context(config, name, profile)
+    sent, failed = 0, []
+    with _Courier(config) as courier:
+        for recipient in recipients:
+            if stop():
+                break
+            message_id = make_message_id(config, f"{name}.no-papers", day, recipient)
+            message = build_email(note, context, env, sender=config.sender, recipient=recipient,
+                                  now=now, message_id=message_id)
+            status, error = _attempt(courier, message, name, day, recipient)
+            store.mark_notice(name, day, recipient, status=status, now=now,
+                              message_id=message_id if status == "sent" else None, error=error)
+            if status == "sent":
+                sent += 1
+                progress(f"  'no new papers' note sent to {recipient}")
+            elif status == "failed":
+                failed.append(f"note to {recipient}: {error}")
+    return sent, failed
+
+
+def _attempt(
+    courier: _Courier, message: EmailMessage, name: str, day: date, recipient: str
+) -> tuple[str, str | None]:
+    """Deliver one note: ('sent', None), ('failed', reply) or ('pending', reason)."""
+    try:
+        courier.deliver(message, name, day, recipient, kind="no-papers")
+    except PermanentFailure as error:
+        return "failed", str(error)
+    except DeliveryError as error:
+        return "pending", str(error)
+    return "sent", None
 
 
 def _write_feed(
@@ -436,6 +572,10 @@ def describe_outcome(outcome: ProfileOutcome, *, dry_run: bool = False) -> str:
             parts.append(f"{outcome.pending} still pending")
         if outcome.failed:
             parts.append(f"{len(outcome.failed)} failed: " + "; ".join(outcome.failed))
+        if outcome.notices:
+            parts.append(f"'no new papers' note sent to {outcome.notices}")
+        if outcome.stopped:
+            parts.append("stopped before the end: the rest stays pending")
         if outcome.note and outcome.edition is not None:
             parts.append(outcome.note)
     return ", ".join(parts)

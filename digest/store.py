@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from digest.errors import StoreError
+from digest.errors import StoreError, StoreLocked
 from digest.models import FeedEntry, Paper, Ranked, Reason, normalise_title
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -38,6 +38,21 @@ class SourceRun:
     status: str  # ok | empty | not-modified | error
     papers: int
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRun:
+    """One run of a profile (by ``digest run`` or a scheduled cycle) and what it did."""
+
+    profile: str
+    ran_at: datetime
+    slot: datetime | None  # the scheduled time it served; None for ``digest run``
+    edition: date | None
+    papers: int
+    sent: int
+    pending: int
+    failed: int
+    note: str
 
 
 class Store:
@@ -77,7 +92,7 @@ class Store:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreError(
+                raise StoreLocked(
                     f"another digest run is using {self.path} (lock {lock_path}); "
                     "try again when it has finished"
                 ) from None
@@ -412,6 +427,83 @@ class Store:
         papers = self.known_papers([row["arxiv_id"] for row in rows])
         return [(papers[row["arxiv_id"]], row["label"]) for row in rows]
 
+    # --- profile runs and "no new papers" notes -------------------------------------------
+
+    def record_profile_run(self, run: ProfileRun) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO profile_runs (profile, ran_at, slot, edition, papers, sent, "
+                "pending, failed, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.profile,
+                    _stamp(run.ran_at),
+                    _stamp(run.slot) if run.slot else None,
+                    run.edition.isoformat() if run.edition else None,
+                    run.papers,
+                    run.sent,
+                    run.pending,
+                    run.failed,
+                    run.note,
+                ),
+            )
+
+    def last_profile_run(self, profile: str) -> ProfileRun | None:
+        """The profile's latest recorded run (a run killed half-way left no record)."""
+        row = self._db.execute(
+            "SELECT * FROM profile_runs WHERE profile = ? ORDER BY ran_at DESC, id DESC LIMIT 1",
+            (profile,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ProfileRun(
+            profile=row["profile"],
+            ran_at=datetime.fromisoformat(row["ran_at"]),
+            slot=datetime.fromisoformat(row["slot"]) if row["slot"] else None,
+            edition=date.fromisoformat(row["edition"]) if row["edition"] else None,
+            papers=row["papers"],
+            sent=row["sent"],
+            pending=row["pending"],
+            failed=row["failed"],
+            note=row["note"],
+        )
+
+    def record_notices(
+        self, profile: str, day: date, recipients: Sequence[str], *, now: datetime
+    ) -> None:
+        """Plan one "no new papers" note per recipient for ``day``; a day gets at most one."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO notices (profile, day, recipient, status, created_at) "
+                "VALUES (?, ?, ?, 'pending', ?)",
+                [(profile, day.isoformat(), recipient, _stamp(now)) for recipient in recipients],
+            )
+
+    def pending_notices(self, profile: str, day: date) -> list[str]:
+        rows = self._db.execute(
+            "SELECT recipient FROM notices WHERE profile = ? AND day = ? AND status = 'pending' "
+            "ORDER BY recipient",
+            (profile, day.isoformat()),
+        )
+        return [row[0] for row in rows]
+
+    def mark_notice(
+        self,
+        profile: str,
+        day: date,
+        recipient: str,
+        *,
+        status: str,
+        now: datetime,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE notices SET status = ?, message_id = COALESCE(?, message_id), error = ?, "
+                "updated_at = ? WHERE profile = ? AND day = ? AND recipient = ?",
+                (status, message_id, error, _stamp(now), profile, day.isoformat(), recipient),
+            )
+
     # --- feeds ----------------------------------------------------------------------------
 
     def feed_entries(self, profile: str, *, since: datetime) -> list[FeedEntry]:
@@ -641,4 +733,22 @@ def _feedback(db: sqlite3.Connection) -> None:
         "CREATE TABLE feedback (profile TEXT NOT NULL, arxiv_id TEXT NOT NULL, "
         "label INTEGER NOT NULL CHECK (label IN (-1, 1)), labelled_at TEXT NOT NULL, "
         "PRIMARY KEY (profile, arxiv_id))"
+    )
+
+
+@migration
+def _add_profile_runs_and_notices(db: sqlite3.Connection) -> None:
+    """What each profile run did (for ``digest status`` and the scheduler's catch-up), and
+    the "no new papers" notes, one per profile, day and recipient."""
+    db.execute(
+        "CREATE TABLE profile_runs (id INTEGER PRIMARY KEY, profile TEXT NOT NULL, "
+        "ran_at TEXT NOT NULL, slot TEXT, edition TEXT, papers INTEGER NOT NULL, "
+        "sent INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL, "
+        "note TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX profile_runs_profile ON profile_runs (profile, ran_at)")
+    db.execute(
+        "CREATE TABLE notices (profile TEXT NOT NULL, day TEXT NOT NULL, "
+        "recipient TEXT NOT NULL, status TEXT NOT NULL, message_id TEXT, error TEXT, "
+        "created_at TEXT NOT NULL, updated_at TEXT, PRIMARY KEY (profile, day, recipient))"
     )
