@@ -71,7 +71,7 @@ class Daemon:
         if missed:
             slots = ", ".join(f"{name} ({local_time(slot)})" for name, slot in missed.items())
             log.info("catching up the runs missed while stopped: %s", slots)
-            self._scheduler.add_job(self._cycle, args=(dict(missed),), id="catch-up")
+            self._scheduler.add_job(self.cycle, args=(dict(missed),), id="catch-up")
         self._schedule_profiles()
         self._scheduler.start()
         while not self._stop.is_set():
@@ -124,7 +124,7 @@ class Daemon:
                 log.info("%s: no schedule (runs only with 'digest run')", name)
                 continue
             self._scheduler.add_job(
-                self._fire, trigger, args=(name,), id=f"profile:{name}",
+                self.fire, trigger, args=(name,), id=f"profile:{name}",
                 misfire_grace_time=grace, coalesce=True, max_instances=1,
             )
             fire = trigger.get_next_fire_time(None, now)
@@ -133,7 +133,7 @@ class Daemon:
 
     # --- the worker thread ------------------------------------------------------------------
 
-    def _fire(self, name: str) -> None:
+    def fire(self, name: str) -> None:
         """A profile's job: run it with every other profile due at the same slot."""
         config, now = self._config, self._clock()
         trigger = profile_trigger(config, name) if name in config.profiles else None
@@ -145,13 +145,14 @@ class Daemon:
             for other in due_with(config, slot) or [name]:
                 last = store.last_profile_run(other)
                 if last is not None and last.ran_at >= slot:
-                    log.info("%s: already ran at %s for this slot", other, local_time(last.ran_at))
+                    ran = last.ran_at.astimezone(config.time_zone(other))
+                    log.info("%s: already ran at %s for this slot", other, local_time(ran))
                     continue
                 due[other] = slot
         if due:
-            self._cycle(due)
+            self.cycle(due)
 
-    def _cycle(self, due: Mapping[str, datetime]) -> None:
+    def cycle(self, due: Mapping[str, datetime]) -> None:
         """One cycle: wait for the store's lock if another process has it, then run."""
         config = self._config
         due = {name: slot for name, slot in due.items() if name in config.profiles}

@@ -115,7 +115,9 @@ def due_with(config: Config, slot: datetime) -> list[str]:
     due = []
     for name in config.profiles:
         trigger = profile_trigger(config, name)
-        if trigger is not None and trigger.get_next_fire_time(None, slot) == slot:
+        fire = trigger.get_next_fire_time(None, slot) if trigger is not None else None
+        # Compared in UTC: PEP 495 makes == false across zones for a time in a DST fold or gap.
+        if fire is not None and fire.astimezone(UTC) == slot.astimezone(UTC):
             due.append(name)
     return due
 

@@ -247,7 +247,7 @@ def test_concurrent_run_and_serve_never_double_send(
     serve.signal(signal.SIGTERM)
     assert serve.finish() == 0, serve.text()
 
-    # And the other way round: a run started while serve delivers is refused.
+    # A run after both finds nothing left to send.
     result = subprocess.run([sys.executable, "-m", "digest", "-c", str(config), "run"],
                             capture_output=True, text=True, timeout=WAIT, check=False)
     assert result.returncode == 0 and "0 sent" in result.stdout, result.stderr
