@@ -296,7 +296,7 @@ def _nothing_new(config: Config, store: Store, name: str, now: datetime) -> str:
         reason = quiet_reason(last.ran_at, now, config.arxiv_holidays)
         if reason:
             return f"no new papers ({reason})"
-    return "nothing new announced since the last edition"
+    return "nothing announced since the last edition"
 
 
 def _dry_run_outcome(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from loopback_http import LoopbackServer
 
 from digest.arxiv_calendar import mailing_expected, mailings_between, quiet_reason
 from digest.config import Config, load_config
@@ -32,6 +33,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 SYDNEY = ZoneInfo("Australia/Sydney")
 KOLKATA = ZoneInfo("Asia/Kolkata")
+WEEKEND_RSS = "BuiVannn_All-News-AI__cs_CL_2026-08-01_weekend_empty.xml"
 
 
 def utc(*parts: int) -> datetime:
@@ -104,12 +106,15 @@ def test_catch_up_across_the_repeated_hour_does_not_run_twice() -> None:
     assert missed_slot(trigger, ran, restarted, timedelta(hours=6)) is None
 
 
-def write_config(folder: Path, profiles: str, top: str = "") -> Config:
+LISTINGS = '{name: listings, type: file, paths: ["listings/*.jsonl"]}'
+
+
+def write_config(folder: Path, profiles: str, top: str = "", sources: str = LISTINGS) -> Config:
     shutil.copytree(REPO / "examples" / "listings", folder / "listings", dirs_exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(f"""
 {top}
-sources: [{{name: listings, type: file, paths: ["listings/*.jsonl"]}}]
+sources: [{sources}]
 profiles:
 {profiles}
 """, encoding="utf-8")
@@ -293,3 +298,24 @@ def test_profiles_due_at_the_same_moment_share_one_cycle_and_one_ingest(
         assert [store.last_profile_run(name) is not None
                 for name in ("berlin", "london", "later")] == [True, True, False]
         assert store.delivery_counts("berlin") == store.delivery_counts("london") == {"sent": 2}
+
+
+def test_a_weekend_without_an_arxiv_announcement_is_logged_as_such_not_as_an_error(
+    tmp_path: Path, http_server: LoopbackServer, shared_fixtures: Path
+) -> None:
+    weekend = shared_fixtures / "arxiv_rss_new" / WEEKEND_RSS
+    http_server.serve("/rss/cs.CL", weekend.read_bytes())
+    url = http_server.url("/rss/")
+    arxiv = f'{{name: arxiv, type: arxiv-rss, categories: [cs.CL], url: "{url}"}}'
+    config = write_config(tmp_path, f"""
+  daily:{PROFILE}""", sources=f"{LISTINGS}, {arxiv}")
+    friday, saturday = utc(2026, 11, 20, 7), utc(2026, 11, 21, 7)
+    with Store.open(config.database) as store:
+        assert run_once(config, store, now=friday).profiles[0].sent == 2
+        report = run_once(config, store, now=saturday)
+    assert report.ok
+    assert [source.status for source in report.sources] == ["ok", "empty"]
+    outcome = report.profiles[0]
+    assert (outcome.sent, outcome.failed, outcome.pending) == (0, [], 0)
+    assert outcome.note == (
+        "no new papers (weekend: arXiv does not announce on Friday and Saturday evenings)")

@@ -243,7 +243,7 @@ def test_concurrent_run_and_serve_never_double_send(
     serve.wait_for_log("waiting: another digest run is using")
     handler.release.set()
     assert run.finish() == 0, run.text()
-    serve.wait_for_log("llm: nothing new announced since the last edition, 0 sent")
+    serve.wait_for_log("llm: nothing announced since the last edition, 0 sent")
     serve.signal(signal.SIGTERM)
     assert serve.finish() == 0, serve.text()
 
