@@ -71,7 +71,8 @@ class Daemon:
         if missed:
             slots = ", ".join(f"{name} ({local_time(slot)})" for name, slot in missed.items())
             log.info("catching up the runs missed while stopped: %s", slots)
-            self._scheduler.add_job(self.cycle, args=(dict(missed),), id="catch-up")
+            self._scheduler.add_job(self.cycle, args=(dict(missed),), id="catch-up",
+                                    misfire_grace_time=None)  # however late it starts
         self._schedule_profiles()
         self._scheduler.start()
         while not self._stop.is_set():

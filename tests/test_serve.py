@@ -295,3 +295,13 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(
     serve.wait_for_log("llm: '0 6 * * *' in Europe/Berlin, next run")
     serve.signal(signal.SIGTERM)
     assert serve.finish() == 0, serve.text()
+
+
+def test_serve_without_any_schedule_says_what_to_add(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 25, schedule="")
+    config.write_text(config.read_text(encoding="utf-8").replace('    schedule: ""\n', ""))
+    result = subprocess.run([sys.executable, "-m", "digest", "-c", str(config), "serve"],
+                            capture_output=True, text=True, timeout=WAIT, check=False)
+    assert result.returncode == 1
+    assert "no profile has a 'schedule'" in result.stderr
+    assert "Traceback" not in result.stderr
