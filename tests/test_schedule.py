@@ -319,3 +319,22 @@ def test_a_weekend_without_an_arxiv_announcement_is_logged_as_such_not_as_an_err
     assert (outcome.sent, outcome.failed, outcome.pending) == (0, [], 0)
     assert outcome.note == (
         "no new papers (weekend: arXiv does not announce on Friday and Saturday evenings)")
+
+
+def test_a_database_from_before_profile_runs_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    from digest.store import MIGRATIONS
+
+    path = tmp_path / "digest.sqlite"
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:  # as the previous release left it
+        db.execute("DROP TABLE profile_runs")
+        db.execute("DROP TABLE notices")
+        before = [step.__name__ for step in MIGRATIONS].index("_add_profile_runs_and_notices")
+        db.execute(f"PRAGMA user_version = {before}")
+    with Store.open(path) as store:
+        assert store.last_profile_run("p") is None
+        run = ProfileRun("p", utc(2026, 11, 20, 7), None, date(2026, 11, 20), 3, 2, 0, 0, "")
+        store.record_profile_run(run)
+        assert store.last_profile_run("p") == run
