@@ -55,6 +55,7 @@ class Daemon:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload = False
+        self._received: str | None = None  # the stop signal's name, logged by the main loop
         self._stamp = _file_stamp(config_path)
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)}, timezone=UTC
@@ -79,6 +80,7 @@ class Daemon:
             self._wake.wait(CONFIG_POLL_SECONDS)
             self._wake.clear()
             if self._stop.is_set():
+                log.info("%s received", self._received)
                 break
             if self._reload or _file_stamp(self._path) != self._stamp:
                 self._reload = False
@@ -88,8 +90,10 @@ class Daemon:
         log.info("stopped")
 
     def _install_signal_handlers(self) -> None:
+        # Handlers only set flags: logging from a signal handler could interleave with a
+        # log line the main thread is writing.
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("%s received", signal.Signals(signum).name)
+            self._received = signal.Signals(signum).name
             self._stop.set()
             self._wake.set()
 
