@@ -133,7 +133,7 @@ class Daemon:
                 misfire_grace_time=grace, coalesce=True, max_instances=1,
             )
             fire = trigger.get_next_fire_time(None, now)
-            log.info("%s: '%s' in %s, next run %s", name, trigger_text(self._config, name),
+            log.info("%s: '%s' in %s, next run %s", name, self._config.profiles[name].schedule,
                      trigger.timezone, local_time(fire) if fire else "never")
 
     # --- the worker thread ------------------------------------------------------------------
@@ -198,10 +198,6 @@ class Daemon:
             fire = trigger.get_next_fire_time(None, now) if trigger else None
             if fire is not None:
                 log.info("%s: next run %s", name, local_time(fire))
-
-
-def trigger_text(config: Config, name: str) -> str:
-    return config.profiles[name].schedule or ""
 
 
 def _require_schedules(path: Path, config: Config) -> None:

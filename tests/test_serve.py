@@ -17,8 +17,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,7 @@ class Digest:
         return code
 
 
-def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -178,7 +179,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_message_exactly_once(
         make_message_id(loaded, "llm", edition, address) for address in SUBSCRIBERS)
 
 
-def load_edition_date(config: Path):  # type: ignore[no-untyped-def]
+def load_edition_date(config: Path) -> date:
     with Store.open(load_config(config).database) as store:
         last = store.last_edition("llm")
     assert last is not None
