@@ -18,7 +18,7 @@ import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, ProfileNotFound
 from digest.models import split_arxiv_id
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -199,6 +199,9 @@ class Smtp(_Strict):
     username_env: str | None = None  # names of environment variables, never the secrets
     password_env: str | None = None
     timeout: float = Field(default=30, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)  # per message, for 4xx, drops and timeouts
+    backoff: float = Field(default=2, ge=0, le=600)  # first wait in seconds, doubled each time
+    rate_limit: float | None = Field(default=None, gt=0)  # messages per second
 
 
 class Delivery(_Strict):
@@ -253,6 +256,13 @@ class Config(_Strict):
     def _source_names_unique(self) -> Config:
         _require_unique("source", [source.name for source in self.sources])
         return self
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name``; ProfileNotFound naming the known ones otherwise."""
+        if name not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
+        return self.profiles[name]
 
     def resolve_paths(self, base: Path) -> Config:
         """Return a copy whose relative paths are relative to ``base`` (the config's folder)."""

@@ -27,13 +27,14 @@ from digest import __version__
 from digest.config import Config, Profile
 from digest.deliver import (
     PermanentFailure,
+    ServerUnavailable,
     SmtpSender,
     outbox_path,
     write_atomically,
     write_feeds,
     write_outbox,
 )
-from digest.errors import DeliveryError, ProfileNotFound
+from digest.errors import DeliveryError
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.models import Edition, Paper, Ranked
@@ -81,10 +82,7 @@ def http_client(config: Config) -> HttpClient:
 def select_profiles(config: Config, name: str | None) -> dict[str, Profile]:
     if name is None:
         return dict(config.profiles)
-    if name not in config.profiles:
-        known = ", ".join(sorted(config.profiles))
-        raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
-    return {name: config.profiles[name]}
+    return {name: config.profile(name)}
 
 
 def run_once(
@@ -95,18 +93,23 @@ def run_once(
     profile: str | None = None,
     dry_run: bool = False,
     client: HttpClient | None = None,
+    smtp: SmtpSender | None = None,
     progress: Progress = lambda _message: None,
 ) -> RunReport:
-    """Ingest every source, then make, record and deliver each profile's next edition."""
+    """Ingest every source, then make, record and deliver each profile's next edition.
+
+    ``smtp`` replaces the sender made from ``config.delivery.smtp`` (for an injected sleep).
+    """
     profiles = select_profiles(config, profile)
     env = load_templates(config.templates_dir)
+    courier = _Courier(config, smtp)
     with store.exclusive():
         sources = ingest_sources(config, store, client or http_client(config), now=now,
                                  progress=progress)
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
         outcomes = [
-            _run_profile(config, store, env, ranker, name, settings, now=now, dry_run=dry_run,
-                         progress=progress)
+            _run_profile(config, store, env, courier, ranker, name, settings, now=now,
+                         dry_run=dry_run, progress=progress)
             for name, settings in profiles.items()
         ]
     return RunReport(sources, outcomes)
@@ -116,6 +119,7 @@ def _run_profile(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     ranker: Ranker,
     name: str,
     settings: Profile,
@@ -129,9 +133,9 @@ def _run_profile(
         progress(f"  seed {seed} is not in the store yet, so it does not count; ingest it first")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
-        return _dry_run_outcome(name, settings, edition, store)
+        return _dry_run_outcome(name, settings.subscribers, edition, store)
     try:
-        return _publish(config, store, env, name, settings, edition, now, progress)
+        return _publish(config, store, env, courier, name, settings, edition, now, progress)
     except DeliveryError as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
         return ProfileOutcome(name, edition.date if edition else None,
@@ -204,13 +208,13 @@ def _nothing_new(store: Store) -> str:
 
 
 def _dry_run_outcome(
-    name: str, profile: Profile, edition: Edition | None, store: Store
+    name: str, addresses: Sequence[str], edition: Edition | None, store: Store
 ) -> ProfileOutcome:
     if edition is None:
         return ProfileOutcome(name, None, 0, note=_nothing_new(store))
     return ProfileOutcome(
         name, edition.date, len(edition.papers),
-        pending=len(profile.subscribers) if edition.papers else 0,
+        pending=len(addresses) if edition.papers else 0,
         note="dry run: nothing recorded or sent",
     )
 
@@ -219,6 +223,7 @@ def _publish(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     edition: Edition | None,
@@ -229,14 +234,14 @@ def _publish(
     if edition is None:
         note = _nothing_new(store)
     else:
-        recipients = profile.subscribers if edition.papers else []
         store.record_edition(
             name, edition.date, since=edition.since, papers=edition.papers,
-            recipients=recipients, now=now,
+            recipients=profile.subscribers if edition.papers else [], now=now,
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
-    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress)
+    sent, failed, pending = _deliver_pending(config, store, env, courier, name, profile, now,
+                                             progress)
     feeds: tuple[Path, ...] = ()
     if profile.feed:
         try:
@@ -253,28 +258,27 @@ def _deliver_pending(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     now: datetime,
     progress: Progress,
 ) -> tuple[int, list[str], int]:
-    """Send every pending message of the profile (this edition's, and any left from before)."""
+    """Send every pending message of the profile (this edition's, and any left from before).
+
+    Returns (sent, problems, still pending). A message is marked sent only once written
+    or accepted. A transient failure keeps it pending for the next run, a permanent one
+    marks it failed; when the server can take no message at all, the rest of the batch
+    waits too.
+    """
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
-    context = digest_context(config, name, profile)
+    letters = _Letters(config, store, env, name, profile, now)
     sent, failed = 0, []
-    editions: dict[date, Edition] = {}  # one load per edition, not per recipient
-    with _Courier(config) as courier:
+    with courier:
         for edition_date, recipient in pending:
-            if edition_date not in editions:
-                editions[edition_date] = recorded_edition(store, name, profile, edition_date)
-            edition = editions[edition_date]
-            message_id = make_message_id(config, name, edition_date, recipient)
-            message = build_email(
-                edition, context, env, sender=config.sender, recipient=recipient, now=now,
-                message_id=message_id,
-            )
+            message, message_id = letters.message(edition_date, recipient)
             try:
                 where = courier.deliver(message, name, edition_date, recipient)
             except PermanentFailure as error:
@@ -283,33 +287,59 @@ def _deliver_pending(
                 failed.append(str(error))
                 continue
             except DeliveryError as error:
-                # Transient (4xx, dropped connection): stays pending for the next run.
+                # Transient (4xx, dropped connection, retries used up): pending for next run.
                 store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
                                     error=str(error))
                 progress(f"  not delivered to {recipient}, will retry next run: {error}")
+                if isinstance(error, ServerUnavailable):
+                    failed.append(str(error))
+                    break
                 continue
             store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
                                 message_id=message_id)
             progress(f"  sent to {recipient} ({where})")
             sent += 1
-    return sent, failed, len(pending) - sent - len(failed)
+    return sent, failed, len(store.pending_deliveries(name))
+
+
+class _Letters:
+    """Each pending message, built from its recorded edition (loaded once per edition)."""
+
+    def __init__(self, config: Config, store: Store, env: jinja2.Environment, name: str,
+                 profile: Profile, now: datetime) -> None:
+        self._config, self._store, self._env = config, store, env
+        self._name, self._profile, self._now = name, profile, now
+        self._context = digest_context(config, name, profile)
+        self._editions: dict[date, Edition] = {}
+
+    def message(self, edition_date: date, recipient: str) -> tuple[EmailMessage, str]:
+        """The message for ``recipient`` and its (deterministic) Message-ID."""
+        if edition_date not in self._editions:
+            self._editions[edition_date] = recorded_edition(
+                self._store, self._name, self._profile, edition_date)
+        message_id = make_message_id(self._config, self._name, edition_date, recipient)
+        message = build_email(
+            self._editions[edition_date], self._context, self._env, sender=self._config.sender,
+            recipient=recipient, now=self._now, message_id=message_id,
+        )
+        return message, message_id
 
 
 class _Courier:
-    """The configured delivery method behind one ``deliver`` call."""
+    """The configured delivery method behind one ``deliver`` call; ``with`` it per batch."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, smtp: SmtpSender | None = None) -> None:
         self._config = config
         self._smtp: SmtpSender | None = None
+        if config.delivery.method == "smtp" and config.delivery.smtp is not None:
+            self._smtp = smtp or SmtpSender(config.delivery.smtp)
 
     def __enter__(self) -> _Courier:
-        if self._config.delivery.method == "smtp" and self._config.delivery.smtp is not None:
-            self._smtp = SmtpSender(self._config.delivery.smtp).__enter__()
-        return self
+        return self  # the SMTP connection opens with the first message
 
     def __exit__(self, *exc: object) -> None:
         if self._smtp is not None:
-            self._smtp.__exit__(None, None, None)
+            self._smtp.close()
 
     def deliver(self, message: EmailMessage, profile: str, edition: date, recipient: str) -> str:
         if self._smtp is not None:

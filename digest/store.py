@@ -40,6 +40,16 @@ class SourceRun:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    edition: date
+    recipient: str
+    status: str  # pending | sent | failed | cancelled
+    attempts: int  # runs that tried it
+    error: str | None  # the last failure (the server's reply), kept while pending
+    message_id: str | None
+
+
 class Store:
     """A handle on one SQLite file. Use ``Store.open(path)``; close it (or use ``with``)."""
 
@@ -345,6 +355,17 @@ class Store:
                     recipient,
                 ),
             )
+
+    def deliveries(self, profile: str) -> list[Delivery]:
+        """Every planned message of the profile, by edition and recipient."""
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE profile = ? ORDER BY edition, recipient", (profile,)
+        )
+        return [
+            Delivery(date.fromisoformat(row["edition"]), row["recipient"], row["status"],
+                     row["attempts"], row["error"], row["message_id"])
+            for row in rows
+        ]
 
     def delivery_counts(self, profile: str) -> dict[str, int]:
         rows = self._db.execute(
