@@ -46,6 +46,12 @@ def _address(address: str) -> str:
     return f"{result.local_part}@localhost" if on_localhost else result.normalized
 
 
+def normalise_address(address: str) -> str:
+    """``address`` as the config stores subscribers (so the two compare equal); ValueError
+    saying what is wrong otherwise. For commands that take an address on the command line."""
+    return _address(address)
+
+
 def _require_unique(what: str, names: list[str]) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -228,12 +234,20 @@ class Config(_Strict):
     preview_dir: Path = Path("preview")
     templates_dir: Path | None = None
     base_url: str | None = None
+    unsubscribe_secret_env: str | None = None  # names the variable, never the secret itself
     sender: str = "Paper Digest <digest@localhost>"
     feed_days: int = Field(default=30, ge=1)
     delivery: Delivery = Delivery()
     http: Http = Http()
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_web(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like 'https://example.org/digest'")
+        return value
 
     @field_validator("sender")
     @classmethod

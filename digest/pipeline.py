@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -34,13 +34,14 @@ from digest.deliver import (
     write_feeds,
     write_outbox,
 )
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, SubscriptionError
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.models import Edition, Paper, Ranked
 from digest.rank import Ranker, select_for_edition
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import Store
+from digest.subscriptions import recipients, unsubscribe_link, unsubscribe_secret
 
 CORPUS_LIMIT = 20_000  # the most recent papers the word weights are learnt from
 
@@ -133,11 +134,12 @@ def _run_profile(
         progress(f"  seed {seed} is not in the store yet, so it does not count; ingest it first")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
-        return _dry_run_outcome(name, settings.subscribers, edition, store)
+        return _dry_run_outcome(name, recipients(store, name, settings), edition, store)
     try:
         return _publish(config, store, env, courier, name, settings, edition, now, progress)
-    except DeliveryError as error:
+    except (DeliveryError, SubscriptionError) as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
+        # (A SubscriptionError here: the unsubscribe-link secret is missing.)
         return ProfileOutcome(name, edition.date if edition else None,
                               len(edition.papers) if edition else 0, failed=[str(error)],
                               pending=len(store.pending_deliveries(name)))
@@ -236,7 +238,7 @@ def _publish(
     else:
         store.record_edition(
             name, edition.date, since=edition.since, papers=edition.papers,
-            recipients=profile.subscribers if edition.papers else [], now=now,
+            recipients=recipients(store, name, profile) if edition.papers else [], now=now,
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
@@ -266,11 +268,14 @@ def _deliver_pending(
 ) -> tuple[int, list[str], int]:
     """Send every pending message of the profile (this edition's, and any left from before).
 
-    Returns (sent, problems, still pending). A message is marked sent only once written
-    or accepted. A transient failure keeps it pending for the next run, a permanent one
-    marks it failed; when the server can take no message at all, the rest of the batch
-    waits too.
+    Returns (sent, problems, still pending). A message goes only while it is still pending
+    (an unsubscription cancels it) and is marked sent only once written or accepted. A
+    transient failure keeps it pending for the next run, a permanent one marks it failed;
+    when the server can take no message at all, the rest of the batch waits too.
     """
+    cancelled = store.cancel_unsubscribed(name, now=now)
+    if cancelled:
+        progress(f"  {cancelled} pending message(s) cancelled: the address unsubscribed")
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
@@ -278,6 +283,8 @@ def _deliver_pending(
     sent, failed = 0, []
     with courier:
         for edition_date, recipient in pending:
+            if store.delivery_status(name, edition_date, recipient) != "pending":
+                continue  # cancelled by an unsubscription while this batch ran
             message, message_id = letters.message(edition_date, recipient)
             try:
                 where = courier.deliver(message, name, edition_date, recipient)
@@ -310,6 +317,7 @@ class _Letters:
         self._config, self._store, self._env = config, store, env
         self._name, self._profile, self._now = name, profile, now
         self._context = digest_context(config, name, profile)
+        self._secret = unsubscribe_secret(config, store) if config.base_url else None
         self._editions: dict[date, Edition] = {}
 
     def message(self, edition_date: date, recipient: str) -> tuple[EmailMessage, str]:
@@ -317,9 +325,13 @@ class _Letters:
         if edition_date not in self._editions:
             self._editions[edition_date] = recorded_edition(
                 self._store, self._name, self._profile, edition_date)
+        context = self._context
+        if self._config.base_url and self._secret:
+            link = unsubscribe_link(self._config.base_url, self._secret, self._name, recipient)
+            context = replace(context, one_click_unsubscribe=link)
         message_id = make_message_id(self._config, self._name, edition_date, recipient)
         message = build_email(
-            self._editions[edition_date], self._context, self._env, sender=self._config.sender,
+            self._editions[edition_date], context, self._env, sender=self._config.sender,
             recipient=recipient, now=self._now, message_id=message_id,
         )
         return message, message_id
