@@ -167,6 +167,8 @@ class SmtpSender:
             return self._refused(code, f"{recipient}: server replied {code} {_text(reply)}")
         except smtplib.SMTPSenderRefused as error:
             return self._sender_refused(error, sender)
+        except smtplib.SMTPHeloError as error:
+            return self._greeting_refused(error)
         except smtplib.SMTPResponseException as error:
             return self._refused(error.smtp_code, f"{recipient}: server replied {_reply(error)}")
         except (smtplib.SMTPException, OSError) as error:
@@ -190,6 +192,14 @@ class SmtpSender:
             raise ServerUnavailable(f"{problem} (check 'sender' in the config)")
         if error.smtp_code == 421:
             self._drop()
+        return _Retry(problem, server_wide=True)
+
+    def _greeting_refused(self, error: smtplib.SMTPHeloError) -> _Retry:
+        # Refused before any message was named: the server's state, not the recipient's.
+        self._drop()
+        problem = f"the SMTP server refused our greeting (EHLO/HELO): {_reply(error)}"
+        if 500 <= error.smtp_code < 600:
+            raise ServerUnavailable(problem)
         return _Retry(problem, server_wide=True)
 
     def _open(self) -> smtplib.SMTP:

@@ -5,15 +5,17 @@ on request.
 ``"550 5.1.1 mailbox unavailable"``, so tests can watch one refusal not block the others;
 ``reject_senders`` does the same for MAIL FROM.
 
-Faults "for a while", each for the next ``times`` commands of one kind (MAIL, RCPT or DATA;
-a DATA fault strikes after the message was received, so the message is not accepted):
+Faults "for a while", each for the next ``times`` commands of one kind (EHLO, MAIL, RCPT or
+DATA; HELO, the client's fallback after a refused EHLO, counts as EHLO; a DATA fault strikes
+after the message was received, so the message is not accepted):
 
 - ``handler.fail("MAIL", "451 4.3.0 try later", times=3)``: answer that instead; a 421
   reply also closes the connection, as real servers do;
 - ``handler.drop("DATA")``: close the connection without answering;
 - ``handler.slow("RCPT", 2.0)``: wait that long before answering (for client timeouts).
 
-``connections`` counts the sessions opened, ``commands`` lists every MAIL/RCPT/DATA seen.
+``connections`` counts the sessions opened, ``commands`` lists every command a fault could
+apply to, as it arrived.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 _DROPPED = "(connection dropped)"  # a hook's answer that FaultySmtp never sends
+FAULTY_COMMANDS = ("EHLO", "MAIL", "RCPT", "DATA")
 
 
 @dataclass
 class Fault:
-    command: str  # MAIL, RCPT or DATA
+    command: str  # EHLO, MAIL, RCPT or DATA
     times: int
     reply: str | None = None
     drop: bool = False
@@ -69,8 +72,8 @@ class RecordingHandler:
         self._add(Fault(command, times, delay=seconds))
 
     def _add(self, fault: Fault) -> None:
-        if fault.command not in ("MAIL", "RCPT", "DATA"):
-            raise ValueError(f"faults apply to MAIL, RCPT or DATA, not {fault.command!r}")
+        if fault.command not in FAULTY_COMMANDS:
+            raise ValueError(f"faults apply to {', '.join(FAULTY_COMMANDS)}, not {fault.command!r}")
         with self._lock:
             self.faults.append(fault)
 
@@ -90,6 +93,23 @@ class RecordingHandler:
             server.transport.close()
             return _DROPPED
         return fault.reply
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        if (reply := await self._fault(server, "EHLO")) is not None:
+            return [reply]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        if (reply := await self._fault(server, "EHLO")) is not None:
+            return reply
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,

@@ -120,6 +120,17 @@ def test_a_550_is_permanent_at_once(smtp_server: LoopbackSmtp) -> None:
     assert pauses == [] and recipients_of(smtp_server) == [READERS[2]]
 
 
+def test_a_refused_greeting_is_the_server_not_the_recipient(smtp_server: LoopbackSmtp) -> None:
+    smtp_server.handler.fail("EHLO", "421 4.3.2 not now", times=1)
+    smtp_server.handler.fail("EHLO", "554 5.7.1 go away", times=2)  # EHLO, then HELO
+    pauses: list[float] = []
+    with sender(settings(smtp_server.port), pauses) as smtp:
+        with pytest.raises(ServerUnavailable, match=r"greeting .*: 554 5\.7\.1 go away"):
+            smtp.send(letter(READERS[0]), READERS[0])
+        smtp.send(letter(READERS[0]), READERS[0])
+    assert len(pauses) == 1 and recipients_of(smtp_server) == [READERS[0]]
+
+
 def test_a_refused_connection_is_retried_then_reported_as_unavailable() -> None:
     pauses: list[float] = []
     with (sender(settings(_closed_port(), retries=2), pauses) as smtp,
