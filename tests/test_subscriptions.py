@@ -90,12 +90,16 @@ def config_without_files() -> Config:
 
 
 def test_one_click_headers_only_with_an_https_link() -> None:
-    link = "https://digest.example.org/unsubscribe?token=v1.abc.def"
+    token = make_unsubscribe_token(SECRET, "astro", "a.rather.long.address@example.org")
+    link = f"https://digest.example.org/unsubscribe?token={token}"
     mailto = "mailto:digest@example.org?subject=unsubscribe%20astro"
     with_link = message_for(link)
     assert with_link["List-Unsubscribe"] == f"<{link}>, <{mailto}>"
     assert with_link["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" == ONE_CLICK
-    parsed = email.message_from_bytes(with_link.as_bytes(), policy=email.policy.default)
+    # Folded between the URLs, never into RFC 2047 encoded-words that clients would not read.
+    raw = with_link.as_bytes()
+    assert f"\nList-Unsubscribe: <{link}>,\n <{mailto}>\n".encode() in raw
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert " ".join(parsed["List-Unsubscribe"].split()) == f"<{link}>, <{mailto}>"
     assert link in with_link.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     without = message_for("")
