@@ -23,6 +23,7 @@ from digest.deliver import (
     SmtpSender,
     TransientFailure,
 )
+from digest.errors import ConfigError
 from digest.pipeline import RunReport, run_once
 from digest.store import Store
 
@@ -168,6 +169,25 @@ def test_the_rate_limit_spaces_messages(smtp_server: LoopbackSmtp) -> None:
 def test_the_rate_limit_is_a_positive_number() -> None:
     with pytest.raises(ValueError, match="greater than 0"):
         settings(25, rate_limit=0)
+
+
+def test_bad_retry_settings_are_reported_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("""sources: [{name: files, type: file, paths: [x.jsonl]}]
+profiles: {astro: {interests: [{name: Galaxies, keywords: [galaxy]}]}}
+delivery:
+  method: smtp
+  smtp:
+    host: 127.0.0.1
+    retries: 50
+    backof: 1
+""")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert error.value.problems == [
+        f"{path}:7: delivery.smtp.retries: Input should be less than or equal to 10",
+        f"{path}:8: delivery.smtp.backof: unknown key 'backof'; did you mean 'backoff'?",
+    ]
 
 
 # --- whole runs: every subscriber gets one message, whatever the server does ---------------
