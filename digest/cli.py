@@ -18,7 +18,8 @@ import click
 
 from digest import __version__
 from digest.config import Config, load_config
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError, SourceError
+from digest.models import split_arxiv_id
 from digest.store import Store
 
 # digest.pipeline and digest.ingest are imported inside the commands that use them: they
@@ -227,18 +228,105 @@ def subscribers_command(ctx: click.Context, profile: str) -> None:
 
 
 @cli.command()
+@click.option("--offline", is_flag=True,
+              help="Check the file only; do not look seed papers up on arXiv.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, offline: bool) -> None:
     """Validate the config file and report every problem with its line.
+
+    Seed papers not yet in the store are looked up on arXiv (and kept for later runs);
+    an id arXiv does not know is an error. Keywords made only of stop words, which can
+    never match, are warned about.
 
     \b
     Example:  digest -c config.yaml check
+              digest -c config.yaml check --offline
     """
+    from digest.pipeline import check_seeds, http_client, seed_uses, unmatchable_keywords
+
     try:
         config = load_config(ctx.obj)
     except DigestError as error:
         raise click.ClickException(str(error)) from None
+    for warning in unmatchable_keywords(config, ctx.obj):
+        click.echo(f"warning: {warning}", err=True)
+    if not offline and seed_uses(config.profiles):
+        with _session(ctx) as (config, store):
+            try:
+                problems = check_seeds(config, ctx.obj, store, http_client(config), now=_now())
+            except SourceError as error:
+                raise click.ClickException(
+                    f"cannot look the seed papers up on arXiv: {error} "
+                    "(run 'digest check --offline' to check the file only)"
+                ) from None
+        if problems:
+            raise click.ClickException(str(ConfigError(str(ctx.obj), problems)))
     click.echo(f"{ctx.obj}: OK ({len(config.sources)} sources, {len(config.profiles)} profiles)")
+
+
+@cli.command()
+@click.argument("profile")
+@click.argument("arxiv_id", required=False)
+@click.option("--like", is_flag=True, help="PROFILE wants papers like this one.")
+@click.option("--dislike", is_flag=True, help="PROFILE does not want papers like this one.")
+@click.option("--clear", is_flag=True, help="Remove PROFILE's label for this paper.")
+@click.option("--list", "list_labels", is_flag=True, help="Show PROFILE's labels.")
+@click.pass_context
+def feedback(ctx: click.Context, profile: str, arxiv_id: str | None, like: bool,
+             dislike: bool, clear: bool, list_labels: bool) -> None:
+    """Label a paper as liked or disliked for PROFILE, remove a label, or list them.
+
+    A later label for the same paper replaces the earlier one. A paper that is not in the
+    store is looked up on arXiv.
+
+    \b
+    Examples:  digest feedback nlp 2401.01234 --like
+               digest feedback nlp hep-th/9901001v2 --dislike
+               digest feedback nlp 2401.01234 --clear
+               digest feedback nlp --list
+    """
+    from digest.pipeline import http_client, label_paper, select_profiles
+
+    action = _one_action(arxiv_id, like=like, dislike=dislike, clear=clear, list=list_labels)
+    with _session(ctx) as (config, store):
+        select_profiles(config, profile)
+        if action == "list":
+            labels = store.feedback(profile)
+            for paper, label in labels:
+                click.echo(f"{'like' if label > 0 else 'dislike':8} {paper.arxiv_id:18} "
+                           f"{paper.title}")
+            if not labels:
+                click.echo(f"{profile} has no labels yet")
+            return
+        paper_id = _arxiv_id(arxiv_id or "")
+        if action == "clear":
+            removed = store.clear_feedback(profile, paper_id)
+            click.echo(f"{profile}: label for {paper_id} removed" if removed
+                       else f"{profile}: {paper_id} had no label")
+            return
+        paper = label_paper(config, store, http_client(config), profile, paper_id,
+                            1 if action == "like" else -1, now=_now())
+        click.echo(f"{profile}: {action}d {paper_id} “{paper.title}”")
+
+
+def _one_action(arxiv_id: str | None, **flags: bool) -> str:
+    chosen = [name for name, given in flags.items() if given]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --like, --dislike, --clear or --list")
+    action = chosen[0]
+    if action == "list" and arxiv_id is not None:
+        raise click.UsageError("--list shows every label; leave out ARXIV_ID")
+    if action != "list" and arxiv_id is None:
+        raise click.UsageError(f"--{action} needs ARXIV_ID")
+    return action
+
+
+def _arxiv_id(text: str) -> str:
+    parsed = split_arxiv_id(text)
+    if parsed is None:
+        raise click.BadParameter(f"{text!r} is not an arXiv id such as '2401.01234'",
+                                 param_hint="ARXIV_ID")
+    return parsed[0]
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from digest.errors import ConfigError, ProfileNotFound
 from digest.models import split_arxiv_id
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+ARXIV_API_URL = "https://export.arxiv.org/api/query"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CATEGORY_RE = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
@@ -99,7 +100,7 @@ class ArxivApiSource(_SourceBase):
     type: Literal["arxiv-api"]
     query: str
     max_results: int = Field(default=100, ge=1, le=2000)
-    url: str = "https://export.arxiv.org/api/query"
+    url: str = ARXIV_API_URL
 
 
 class HfDailySource(_SourceBase):
@@ -239,6 +240,7 @@ class Config(_Strict):
     feed_days: int = Field(default=30, ge=1)
     delivery: Delivery = Delivery()
     http: Http = Http()
+    arxiv_api_url: str = ARXIV_API_URL  # where seed and feedback papers are looked up by id
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
 
@@ -341,6 +343,17 @@ def load_config(path: Path) -> Config:
     if found:
         raise _by_line(path, found)
     return config
+
+
+def field_problems(path: Path, problems: Sequence[tuple[Sequence[str | int], str]]) -> list[str]:
+    """``file:line: field.path: message`` for problems found after loading (``digest check``)."""
+    try:
+        root = _compose(path, _read(path))
+    except ConfigError:  # the file changed since it was loaded: lines are unknown
+        root = None
+    return [
+        f"{path}:{_line_of(root, loc)}: {_dotted(loc)}: {message}" for loc, message in problems
+    ]
 
 
 def _by_line(path: Path, found: list[tuple[int, str]]) -> ConfigError:

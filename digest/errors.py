@@ -31,6 +31,14 @@ class ParseError(SourceError):
     """Bytes were downloaded but are not a listing we can read."""
 
 
+class ApiRefusal(ParseError):
+    """The arXiv API answered with an error entry: it cannot use the query or an id in it."""
+
+
+class PaperNotFound(DigestError):
+    """An arXiv id that neither the store nor arXiv knows."""
+
+
 class StoreError(DigestError):
     """The database cannot be opened or is from a newer version of the program."""
 

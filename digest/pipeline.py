@@ -13,7 +13,7 @@ marked sent only once it is written or accepted, so a second run sends nothing t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -24,7 +24,7 @@ from urllib.parse import quote
 import jinja2
 
 from digest import __version__
-from digest.config import Config, Profile
+from digest.config import Config, Profile, field_problems
 from digest.deliver import (
     PermanentFailure,
     ServerUnavailable,
@@ -34,11 +34,17 @@ from digest.deliver import (
     write_feeds,
     write_outbox,
 )
-from digest.errors import DeliveryError, SubscriptionError
+from digest.errors import (
+    DeliveryError,
+    PaperNotFound,
+    SourceError,
+    SubscriptionError,
+)
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
+from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
-from digest.rank import Ranker, select_for_edition
+from digest.rank import Ranker, _tokens, select_for_edition
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import Store
 from digest.subscriptions import recipients, unsubscribe_link, unsubscribe_secret
@@ -103,10 +109,11 @@ def run_once(
     """
     profiles = select_profiles(config, profile)
     env = load_templates(config.templates_dir)
+    client = client or http_client(config)
     courier = _Courier(config, smtp)
     with store.exclusive():
-        sources = ingest_sources(config, store, client or http_client(config), now=now,
-                                 progress=progress)
+        sources = ingest_sources(config, store, client, now=now, progress=progress)
+        fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
         outcomes = [
             _run_profile(config, store, env, courier, ranker, name, settings, now=now,
@@ -130,8 +137,6 @@ def _run_profile(
     progress: Progress,
 ) -> ProfileOutcome:
     progress(f"profile {name}: ranking ...")
-    for seed in missing_seeds(store, settings):
-        progress(f"  seed {seed} is not in the store yet, so it does not count; ingest it first")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
         return _dry_run_outcome(name, recipients(store, name, settings), edition, store)
@@ -193,14 +198,55 @@ def rank_day(
 
 
 def _seeds(store: Store, profile: Profile) -> dict[str, Paper]:
-    return store.papers_by_arxiv_id([seed for i in profile.interests for seed in i.seeds])
+    """The profile's seed papers the store holds: ingested, or looked up on arXiv earlier."""
+    return store.known_papers([seed for i in profile.interests for seed in i.seeds])
 
 
 def missing_seeds(store: Store, profile: Profile) -> list[str]:
     """Seed ids of the profile that the store does not hold (they cannot count yet)."""
     wanted = list(dict.fromkeys(seed for i in profile.interests for seed in i.seeds))
-    found = store.papers_by_arxiv_id(wanted)
+    found = store.known_papers(wanted)
     return [seed for seed in wanted if seed not in found]
+
+
+def seed_uses(profiles: Mapping[str, Profile]) -> dict[str, list[tuple[str, int, int]]]:
+    """Each seed id and where it is written: (profile, interest index, seed index)."""
+    uses: dict[str, list[tuple[str, int, int]]] = {}
+    for name, profile in profiles.items():
+        for i, interest in enumerate(profile.interests):
+            for j, seed in enumerate(interest.seeds):
+                uses.setdefault(seed, []).append((name, i, j))
+    return uses
+
+
+def fetch_missing_seeds(
+    config: Config,
+    store: Store,
+    client: HttpClient,
+    profiles: Mapping[str, Profile],
+    *,
+    now: datetime,
+    progress: Progress,
+) -> None:
+    """Look up the seed papers not yet stored (100 ids per request); report those arXiv lacks.
+
+    A failure here only costs those seeds for this run: the digest still goes out.
+    """
+    uses = seed_uses(profiles)
+    if not uses:
+        return
+    try:
+        lookup = look_up_papers(store, client, config.arxiv_api_url, list(uses), now=now)
+    except SourceError as error:
+        progress(f"seed papers not in the store could not be looked up, so they do not count "
+                 f"in this run: {error}")
+        return
+    if lookup.fetched:
+        progress(f"looked up {lookup.fetched} seed paper(s) on arXiv")
+    for seed, why in lookup.unknown.items():
+        where = ", ".join(f"{profiles[name].interests[i].name!r} of {name}"
+                          for name, i, _j in uses[seed])
+        progress(f"seed {seed} (in {where}) does not count: {why}")
 
 
 def _nothing_new(store: Store) -> str:
@@ -464,3 +510,64 @@ def rank_json(profile: str, day: date | None, ranked: Sequence[Ranked]) -> dict[
             for r in ranked
         ],
     }
+
+
+# --- what `digest check` looks at beyond the file, and feedback --------------------------------
+
+
+def check_seeds(
+    config: Config, config_path: Path, store: Store, client: HttpClient, *, now: datetime
+) -> list[str]:
+    """One ``file:line: field: message`` per seed that arXiv does not know.
+
+    Seeds are looked up in the store, then on arXiv (and kept, so the next run need not
+    ask). A network failure raises SourceError (FetchError, or ParseError for a garbled
+    answer).
+    """
+    uses = seed_uses(config.profiles)
+    if not uses:
+        return []
+    lookup = look_up_papers(store, client, config.arxiv_api_url, list(uses), now=now)
+    return field_problems(config_path, [
+        (("profiles", name, "interests", i, "seeds", j),
+         f"seed {seed} of interest {config.profiles[name].interests[i].name!r}: {why}")
+        for seed, why in lookup.unknown.items()
+        for name, i, j in uses[seed]
+    ])
+
+
+def unmatchable_keywords(config: Config, config_path: Path) -> list[str]:
+    """Keywords the ranker can never match: every word is a stop word (or a single letter)."""
+    return field_problems(config_path, [
+        (("profiles", name, "interests", i, "keywords", j),
+         f"{keyword!r} can never match: every word of it is an English stop word (or a "
+         "single letter), which the ranker ignores; use a more specific word or phrase")
+        for name, profile in config.profiles.items()
+        for i, interest in enumerate(profile.interests)
+        for j, keyword in enumerate(interest.keywords)
+        if not _tokens(keyword)
+    ])
+
+
+def label_paper(
+    config: Config,
+    store: Store,
+    client: HttpClient,
+    profile: str,
+    arxiv_id: str,
+    label: int,
+    *,
+    now: datetime,
+) -> Paper:
+    """Record that ``profile`` likes (+1) or dislikes (-1) a paper, looking it up if needed."""
+    select_profiles(config, profile)
+    try:
+        lookup = look_up_papers(store, client, config.arxiv_api_url, [arxiv_id], now=now)
+    except SourceError as error:
+        raise PaperNotFound(
+            f"{arxiv_id} is not in the store and could not be looked up on arXiv: {error}"
+        ) from None
+    if arxiv_id in lookup.unknown:
+        raise PaperNotFound(f"{arxiv_id}: {lookup.unknown[arxiv_id]}")
+    store.set_feedback(profile, arxiv_id, label, now=now)
+    return lookup.papers[arxiv_id]

@@ -180,6 +180,32 @@ class Store:
             found.update({row["arxiv_id"]: _paper_from_row(row) for row in rows})
         return found
 
+    def known_papers(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
+        """Papers by arXiv id: those ingested, else those looked up by id (seeds, feedback)."""
+        found = self.papers_by_arxiv_id(arxiv_ids)
+        rest = [arxiv_id for arxiv_id in arxiv_ids if arxiv_id not in found]
+        for chunk in _chunks(rest, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT * FROM looked_up_papers WHERE arxiv_id IN ({marks})", chunk
+            )
+            found.update({row["arxiv_id"]: _paper_from_row(row) for row in rows})
+        return found
+
+    def save_looked_up(self, papers: Iterable[Paper], *, now: datetime) -> None:
+        """Keep papers fetched by id (seed papers, liked papers) so they are asked for once.
+
+        They live apart from ``papers``: an old seed paper stored today must never turn up
+        in an edition as a late arrival, nor count as an announcement.
+        """
+        stamp = _stamp(now)
+        with self._transaction() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO looked_up_papers ({_PAPER_COLUMNS}, fetched_at) "
+                f"VALUES ({','.join('?' * 17)})",
+                [(*_paper_values(paper), stamp) for paper in papers if paper.arxiv_id],
+            )
+
     def corpus(self, *, limit: int) -> list[Paper]:
         """The ``limit`` most recently announced papers: the ranker learns word weights here."""
         rows = self._db.execute(
@@ -387,6 +413,39 @@ class Store:
             (profile,),
         )
         return {row[0]: row[1] for row in rows}
+
+    # --- feedback -------------------------------------------------------------------------
+
+    def set_feedback(self, profile: str, arxiv_id: str, label: int, *, now: datetime) -> None:
+        """Label a known paper for ``profile``: +1 liked, -1 disliked; replaces an earlier one."""
+        if label not in (1, -1):
+            raise ValueError(f"a feedback label is +1 or -1, not {label!r}")
+        if arxiv_id not in self.known_papers([arxiv_id]):
+            raise StoreError(f"paper {arxiv_id} is not in the store; look it up first")
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feedback (profile, arxiv_id, label, labelled_at) "
+                "VALUES (?, ?, ?, ?)",
+                (profile, arxiv_id, label, _stamp(now)),
+            )
+
+    def clear_feedback(self, profile: str, arxiv_id: str) -> bool:
+        """Remove the profile's label for the paper; False if it had none."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM feedback WHERE profile = ? AND arxiv_id = ?", (profile, arxiv_id)
+            )
+        return cursor.rowcount > 0
+
+    def feedback(self, profile: str) -> list[tuple[Paper, int]]:
+        """The profile's labelled papers, oldest label first: (paper, +1 like / -1 dislike)."""
+        rows = self._db.execute(
+            "SELECT arxiv_id, label FROM feedback WHERE profile = ? "
+            "ORDER BY labelled_at, arxiv_id",
+            (profile,),
+        ).fetchall()
+        papers = self.known_papers([row["arxiv_id"] for row in rows])
+        return [(papers[row["arxiv_id"]], row["label"]) for row in rows]
 
     # --- subscriptions made with commands (the config's subscribers are not stored) --------
 
@@ -658,6 +717,29 @@ def _create_tables(db: sqlite3.Connection) -> None:
         "recipient TEXT NOT NULL, status TEXT NOT NULL, message_id TEXT, error TEXT, "
         "attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT, "
         "PRIMARY KEY (profile, edition, recipient))"
+    )
+
+
+@migration
+def _looked_up_papers(db: sqlite3.Connection) -> None:
+    """Papers fetched by arXiv id (seeds, feedback), kept apart from the listings' papers."""
+    db.execute(
+        """CREATE TABLE looked_up_papers (
+            key TEXT PRIMARY KEY, arxiv_id TEXT NOT NULL UNIQUE, version INTEGER, doi TEXT,
+            title TEXT NOT NULL, title_norm TEXT NOT NULL, abstract TEXT NOT NULL,
+            authors TEXT NOT NULL, categories TEXT NOT NULL, announced TEXT NOT NULL,
+            announce_type TEXT, url TEXT, pdf_url TEXT, upvotes INTEGER,
+            journal_ref TEXT, comment TEXT, fetched_at TEXT NOT NULL)"""
+    )
+
+
+@migration
+def _feedback(db: sqlite3.Connection) -> None:
+    """One like (+1) or dislike (-1) per profile and paper; a new label replaces the old."""
+    db.execute(
+        "CREATE TABLE feedback (profile TEXT NOT NULL, arxiv_id TEXT NOT NULL, "
+        "label INTEGER NOT NULL CHECK (label IN (-1, 1)), labelled_at TEXT NOT NULL, "
+        "PRIMARY KEY (profile, arxiv_id))"
     )
 
 

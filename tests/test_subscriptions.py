@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -21,7 +22,7 @@ from digest.errors import ProfileNotFound, SubscriptionError
 from digest.models import Edition
 from digest.pipeline import RunReport, digest_context, run_once
 from digest.render import ONE_CLICK, build_email, load_templates
-from digest.store import Store
+from digest.store import MIGRATIONS, Store
 from digest.subscriptions import SECRET_SETTING, recipients, subscribe, unsubscribe
 from digest.tokens import make_unsubscribe_token, new_secret, verify_unsubscribe_token
 
@@ -205,6 +206,21 @@ def test_pending_messages_of_an_address_that_left_are_not_sent(tmp_path: Path) -
     assert statuses[("2026-11-19", "ada@example.org")] == "cancelled"
     assert statuses[("2026-11-19", "grace@example.org")] == "sent"
     assert ("2026-11-20", "ada@example.org") not in statuses
+
+
+def test_a_database_from_before_subscriptions_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "digest.sqlite"
+    with Store.open(path) as store:
+        store.record_edition("astro", date(2026, 11, 19), since=None, papers=[],
+                             recipients=READERS, now=NOW)
+    with sqlite3.connect(path) as db:  # as the release before subscriptions left it
+        db.execute("DROP TABLE subscriptions")
+        db.execute("DROP TABLE settings")
+        version = [step.__name__ for step in MIGRATIONS].index("_subscriptions_and_settings")
+        db.execute(f"PRAGMA user_version = {version}")
+    with Store.open(path) as store:
+        assert store.unsubscribe(["astro"], "ada@example.org", now=NOW) == 1
+        assert store.delivery_counts("astro") == {"cancelled": 1, "pending": 1}
 
 
 def test_bad_addresses_and_unknown_profiles_are_clear_errors(tmp_path: Path) -> None:

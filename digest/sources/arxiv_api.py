@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import date
 
-from digest.errors import ParseError
+from digest.errors import ApiRefusal, ParseError
 from digest.models import Listing, Paper, find_doi, split_arxiv_id
 from digest.sources.text import collapse_whitespace, iso_utc_date, parse_xml, repair_mojibake
 
@@ -43,7 +43,7 @@ def _raise_for_error_entry(entry: ET.Element) -> None:
     if "/api/errors" not in entry_id:
         return
     message = collapse_whitespace(entry.findtext(f"{_ATOM}summary") or "") or entry_id
-    raise ParseError(f"the arXiv API refused the query: {message}")
+    raise ApiRefusal(f"the arXiv API refused the query: {message}")
 
 
 def _text(entry: ET.Element, path: str) -> str:
