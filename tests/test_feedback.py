@@ -13,7 +13,7 @@ from test_cli import digest, no_traceback
 
 from digest.errors import StoreError
 from digest.models import Paper
-from digest.store import Store
+from digest.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
 
@@ -60,10 +60,12 @@ def test_a_database_from_before_feedback_is_upgraded_keeping_its_papers(tmp_path
     path = tmp_path / "digest.sqlite"
     with Store.open(path) as store:
         store.upsert_papers([paper("2611.00001")], source="f", now=NOW)
-    with sqlite3.connect(path) as db:  # as the previous release left it (schema 1)
+    with sqlite3.connect(path) as db:  # as the previous release left it
+        # Every table from the feedback migrations on (later migrations included) goes.
         for table in ("feedback", "looked_up_papers", "subscriptions", "settings"):
             db.execute(f"DROP TABLE {table}")
-        db.execute("PRAGMA user_version = 1")
+        before = [step.__name__ for step in MIGRATIONS].index("_looked_up_papers")
+        db.execute(f"PRAGMA user_version = {before}")
     with Store.open(path) as store:
         store.set_feedback("nlp", "2611.00001", -1, now=NOW)
         assert [(p.arxiv_id, label) for p, label in store.feedback("nlp")] == [

@@ -210,14 +210,16 @@ def test_pending_messages_of_an_address_that_left_are_not_sent(tmp_path: Path) -
 
 def test_a_database_from_before_subscriptions_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "digest.sqlite"
-    with Store.open(path) as store:
-        store.record_edition("astro", date(2026, 11, 19), since=None, papers=[],
-                             recipients=READERS, now=NOW)
-    with sqlite3.connect(path) as db:  # as the release before subscriptions left it
-        db.execute("DROP TABLE subscriptions")
-        db.execute("DROP TABLE settings")
-        version = [step.__name__ for step in MIGRATIONS].index("_subscriptions_and_settings")
-        db.execute(f"PRAGMA user_version = {version}")
+    before = [step.__name__ for step in MIGRATIONS].index("_subscriptions_and_settings")
+    with sqlite3.connect(path) as db:  # built as the release before subscriptions left it
+        for step in MIGRATIONS[:before]:
+            step(db)
+        db.execute(f"PRAGMA user_version = {before}")
+        db.executemany(
+            "INSERT INTO deliveries (profile, edition, recipient, status, created_at) "
+            "VALUES ('astro', '2026-11-19', ?, 'pending', '2026-11-19T06:30:00+00:00')",
+            [(reader,) for reader in READERS],
+        )
     with Store.open(path) as store:
         assert store.unsubscribe(["astro"], "ada@example.org", now=NOW) == 1
         assert store.delivery_counts("astro") == {"cancelled": 1, "pending": 1}
