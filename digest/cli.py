@@ -235,6 +235,67 @@ def status(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.argument("address")
+@click.option("--profile", "profile", metavar="NAME", required=True,
+              help="The profile to subscribe to.")
+@click.pass_context
+def subscribe(ctx: click.Context, address: str, profile: str) -> None:
+    """Subscribe ADDRESS to a profile (again, if it had unsubscribed).
+
+    \b
+    Example:  digest subscribe ada@example.org --profile nlp
+    """
+    from digest.subscriptions import subscribe as add_subscriber
+
+    with _session(ctx) as (config, store):
+        normalised = add_subscriber(config, store, address, profile, now=_now())
+    click.echo(f"subscribed {normalised} to {profile}")
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--profile", "profile", metavar="NAME",
+              help="Only this profile (default: every profile).")
+@click.pass_context
+def unsubscribe(ctx: click.Context, address: str, profile: str | None) -> None:
+    """Unsubscribe ADDRESS; it gets nothing more, even if the config lists it.
+
+    Messages still pending for the address are cancelled.
+
+    \b
+    Example:  digest unsubscribe ada@example.org --profile nlp
+    """
+    from digest.subscriptions import unsubscribe as remove_subscriber
+
+    with _session(ctx) as (config, store):
+        normalised, profiles, cancelled = remove_subscriber(config, store, address, profile,
+                                                            now=_now())
+    noun = "message" if cancelled == 1 else "messages"
+    click.echo(f"unsubscribed {normalised} from {', '.join(profiles)}; "
+               f"{cancelled} pending {noun} cancelled")
+
+
+@cli.command(name="subscribers")
+@click.argument("profile")
+@click.pass_context
+def subscribers_command(ctx: click.Context, profile: str) -> None:
+    """List PROFILE's addresses: where each comes from (config, command) and its state.
+
+    \b
+    Example:  digest subscribers nlp
+    """
+    from digest.subscriptions import subscribers
+
+    with _session(ctx) as (config, store):
+        found = subscribers(store, profile, config.profile(profile))
+    for subscriber in found:
+        state = "subscribed" if subscriber.active else "unsubscribed"
+        click.echo(f"{subscriber.address}\t{subscriber.source}\t{state}")
+    if not found:
+        click.echo(f"{profile} has no subscribers", err=True)
+
+
+@cli.command()
 @click.option("--offline", is_flag=True,
               help="Check the file only; do not look seed papers up on arXiv.")
 @click.pass_context

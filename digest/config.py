@@ -21,7 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, ProfileNotFound
 from digest.models import split_arxiv_id
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -71,6 +71,12 @@ def _cron(expression: str) -> str:
             f"e.g. '30 7 * * mon-fri'): {error}"
         ) from None
     return expression
+
+
+def normalise_address(address: str) -> str:
+    """``address`` as the config stores subscribers (so the two compare equal); ValueError
+    saying what is wrong otherwise. For commands that take an address on the command line."""
+    return _address(address)
 
 
 def _require_unique(what: str, names: list[str]) -> None:
@@ -239,6 +245,9 @@ class Smtp(_Strict):
     username_env: str | None = None  # names of environment variables, never the secrets
     password_env: str | None = None
     timeout: float = Field(default=30, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)  # per message, for 4xx, drops and timeouts
+    backoff: float = Field(default=2, ge=0, le=600)  # first wait in seconds, doubled each time
+    rate_limit: float | None = Field(default=None, gt=0)  # messages per second
 
 
 class Delivery(_Strict):
@@ -265,6 +274,7 @@ class Config(_Strict):
     preview_dir: Path = Path("preview")
     templates_dir: Path | None = None
     base_url: str | None = None
+    unsubscribe_secret_env: str | None = None  # names the variable, never the secret itself
     sender: str = "Paper Digest <digest@localhost>"
     feed_days: int = Field(default=30, ge=1)
     timezone: str = "UTC"  # of the profiles' schedules, unless a profile names its own
@@ -275,6 +285,13 @@ class Config(_Strict):
     arxiv_api_url: str = ARXIV_API_URL  # where seed and feedback papers are looked up by id
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_web(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like 'https://example.org/digest'")
+        return value
 
     @field_validator("sender")
     @classmethod
@@ -306,6 +323,13 @@ class Config(_Strict):
     def time_zone(self, profile: str) -> ZoneInfo:
         """The zone of ``profile``'s schedule: its own ``timezone`` or the top-level one."""
         return ZoneInfo(self.profiles[profile].timezone or self.timezone)
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name``; ProfileNotFound naming the known ones otherwise."""
+        if name not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
+        return self.profiles[name]
 
     def resolve_paths(self, base: Path) -> Config:
         """Return a copy whose relative paths are relative to ``base`` (the config's folder)."""

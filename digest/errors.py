@@ -53,3 +53,7 @@ class DeliveryError(DigestError):
 
 class ProfileNotFound(DigestError):
     """A command named a profile the configuration does not define."""
+
+
+class SubscriptionError(DigestError):
+    """An address or unsubscribe token cannot be used (malformed, tampered, unknown profile)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -29,13 +29,19 @@ from digest.arxiv_calendar import quiet_reason
 from digest.config import Config, Profile, field_problems
 from digest.deliver import (
     PermanentFailure,
+    ServerUnavailable,
     SmtpSender,
     outbox_path,
     write_atomically,
     write_feeds,
     write_outbox,
 )
-from digest.errors import DeliveryError, PaperNotFound, ProfileNotFound, SourceError
+from digest.errors import (
+    DeliveryError,
+    PaperNotFound,
+    SourceError,
+    SubscriptionError,
+)
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
@@ -43,6 +49,7 @@ from digest.models import Edition, Paper, Ranked
 from digest.rank import Ranker, _tokens, select_for_edition
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import ProfileRun, Store
+from digest.subscriptions import recipients, unsubscribe_link, unsubscribe_secret
 
 CORPUS_LIMIT = 20_000  # the most recent papers the word weights are learnt from
 
@@ -92,10 +99,7 @@ def http_client(config: Config) -> HttpClient:
 def select_profiles(config: Config, name: str | None) -> dict[str, Profile]:
     if name is None:
         return dict(config.profiles)
-    if name not in config.profiles:
-        known = ", ".join(sorted(config.profiles))
-        raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
-    return {name: config.profiles[name]}
+    return {name: config.profile(name)}
 
 
 def run_once(
@@ -106,13 +110,17 @@ def run_once(
     profile: str | None = None,
     dry_run: bool = False,
     client: HttpClient | None = None,
+    smtp: SmtpSender | None = None,
     progress: Progress = lambda _message: None,
     stop: Stop = _never,
 ) -> RunReport:
-    """Ingest every source, then make, record and deliver each profile's next edition."""
+    """Ingest every source, then make, record and deliver each profile's next edition.
+
+    ``smtp`` replaces the sender made from ``config.delivery.smtp`` (for an injected sleep).
+    """
     profiles = select_profiles(config, profile)
     return run_cycle(config, store, dict.fromkeys(profiles), now=now, dry_run=dry_run,
-                     client=client, progress=progress, stop=stop)
+                     client=client, smtp=smtp, progress=progress, stop=stop)
 
 
 def run_cycle(
@@ -123,6 +131,7 @@ def run_cycle(
     now: datetime,
     dry_run: bool = False,
     client: HttpClient | None = None,
+    smtp: SmtpSender | None = None,
     progress: Progress = lambda _message: None,
     stop: Stop = _never,
 ) -> RunReport:
@@ -134,6 +143,7 @@ def run_cycle(
     """
     env = load_templates(config.templates_dir)
     client = client or http_client(config)
+    courier = _Courier(config, smtp)
     with store.exclusive():
         sources = ingest_sources(config, store, client, now=now, progress=progress)
         profiles = {name: config.profiles[name] for name in due}
@@ -143,7 +153,7 @@ def run_cycle(
         for name, slot in due.items():
             if stop():
                 break
-            outcome = _run_profile(config, store, env, ranker, name, profiles[name],
+            outcome = _run_profile(config, store, env, courier, ranker, name, profiles[name],
                                    now=now, dry_run=dry_run, progress=progress, stop=stop)
             if not dry_run and not outcome.stopped:
                 store.record_profile_run(_profile_run(outcome, now, slot))
@@ -163,6 +173,7 @@ def _run_profile(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     ranker: Ranker,
     name: str,
     settings: Profile,
@@ -175,11 +186,14 @@ def _run_profile(
     progress(f"profile {name}: ranking ...")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
-        return _dry_run_outcome(config, name, settings, edition, store, now)
+        return _dry_run_outcome(config, name, recipients(store, name, settings), edition, store,
+                                now)
     try:
-        return _publish(config, store, env, name, settings, edition, now, progress, stop)
-    except DeliveryError as error:
+        return _publish(config, store, env, courier, name, settings, edition, now, progress,
+                        stop)
+    except (DeliveryError, SubscriptionError) as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
+        # (A SubscriptionError here: the unsubscribe-link secret is missing.)
         return ProfileOutcome(name, edition.date if edition else None,
                               len(edition.papers) if edition else 0, failed=[str(error)],
                               pending=len(store.pending_deliveries(name)))
@@ -300,14 +314,14 @@ def _nothing_new(config: Config, store: Store, name: str, now: datetime) -> str:
 
 
 def _dry_run_outcome(
-    config: Config, name: str, profile: Profile, edition: Edition | None, store: Store,
+    config: Config, name: str, addresses: Sequence[str], edition: Edition | None, store: Store,
     now: datetime,
 ) -> ProfileOutcome:
     if edition is None:
         return ProfileOutcome(name, None, 0, note=_nothing_new(config, store, name, now))
     return ProfileOutcome(
         name, edition.date, len(edition.papers),
-        pending=len(profile.subscribers) if edition.papers else 0,
+        pending=len(addresses) if edition.papers else 0,
         note="dry run: nothing recorded or sent",
     )
 
@@ -316,6 +330,7 @@ def _publish(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     edition: Edition | None,
@@ -327,15 +342,14 @@ def _publish(
     if edition is None:
         note = _nothing_new(config, store, name, now)
     else:
-        recipients = profile.subscribers if edition.papers else []
         store.record_edition(
             name, edition.date, since=edition.since, papers=edition.papers,
-            recipients=recipients, now=now,
+            recipients=recipients(store, name, profile) if edition.papers else [], now=now,
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
-    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress,
-                                             stop)
+    sent, failed, pending = _deliver_pending(config, store, env, courier, name, profile, now,
+                                             progress, stop)
     notices = 0
     if profile.notify_empty and not (edition and edition.papers) and not stop():
         notices, notice_failures = _send_notices(config, store, env, name, profile, now,
@@ -358,6 +372,7 @@ def _deliver_pending(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     now: datetime,
@@ -366,27 +381,28 @@ def _deliver_pending(
 ) -> tuple[int, list[str], int]:
     """Send every pending message of the profile (this edition's, and any left from before).
 
-    A stop request ends the batch after the message in flight; the rest stay pending.
+    Returns (sent, problems, still pending). A message goes only while it is still pending
+    (an unsubscription cancels it) and is marked sent only once written or accepted. A
+    transient failure keeps it pending for the next run, a permanent one marks it failed;
+    when the server can take no message at all, the rest of the batch waits too. A stop
+    request ends the batch after the message in flight; the rest stay pending.
     """
+    cancelled = store.cancel_unsubscribed(name, now=now)
+    if cancelled:
+        progress(f"  {cancelled} pending message(s) cancelled: the address unsubscribed")
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
-    context = digest_context(config, name, profile)
+    letters = _Letters(config, store, env, name, profile, now)
     sent, failed = 0, []
-    editions: dict[date, Edition] = {}  # one load per edition, not per recipient
-    with _Courier(config) as courier:
+    with courier:
         for edition_date, recipient in pending:
             if stop():
                 progress("  stop requested: the remaining messages stay pending")
                 break
-            if edition_date not in editions:
-                editions[edition_date] = recorded_edition(store, name, profile, edition_date)
-            edition = editions[edition_date]
-            message_id = make_message_id(config, name, edition_date, recipient)
-            message = build_email(
-                edition, context, env, sender=config.sender, recipient=recipient, now=now,
-                message_id=message_id,
-            )
+            if store.delivery_status(name, edition_date, recipient) != "pending":
+                continue  # cancelled by an unsubscription while this batch ran
+            message, message_id = letters.message(edition_date, recipient)
             try:
                 where = courier.deliver(message, name, edition_date, recipient)
             except PermanentFailure as error:
@@ -395,33 +411,64 @@ def _deliver_pending(
                 failed.append(str(error))
                 continue
             except DeliveryError as error:
-                # Transient (4xx, dropped connection): stays pending for the next run.
+                # Transient (4xx, dropped connection, retries used up): pending for next run.
                 store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
                                     error=str(error))
                 progress(f"  not delivered to {recipient}, will retry next run: {error}")
+                if isinstance(error, ServerUnavailable):
+                    failed.append(str(error))
+                    break
                 continue
             store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
                                 message_id=message_id)
             progress(f"  sent to {recipient} ({where})")
             sent += 1
-    return sent, failed, len(pending) - sent - len(failed)
+    return sent, failed, len(store.pending_deliveries(name))
+
+
+class _Letters:
+    """Each pending message, built from its recorded edition (loaded once per edition)."""
+
+    def __init__(self, config: Config, store: Store, env: jinja2.Environment, name: str,
+                 profile: Profile, now: datetime) -> None:
+        self._config, self._store, self._env = config, store, env
+        self._name, self._profile, self._now = name, profile, now
+        self._context = digest_context(config, name, profile)
+        self._secret = unsubscribe_secret(config, store) if config.base_url else None
+        self._editions: dict[date, Edition] = {}
+
+    def message(self, edition_date: date, recipient: str) -> tuple[EmailMessage, str]:
+        """The message for ``recipient`` and its (deterministic) Message-ID."""
+        if edition_date not in self._editions:
+            self._editions[edition_date] = recorded_edition(
+                self._store, self._name, self._profile, edition_date)
+        context = self._context
+        if self._config.base_url and self._secret:
+            link = unsubscribe_link(self._config.base_url, self._secret, self._name, recipient)
+            context = replace(context, one_click_unsubscribe=link)
+        message_id = make_message_id(self._config, self._name, edition_date, recipient)
+        message = build_email(
+            self._editions[edition_date], context, self._env, sender=self._config.sender,
+            recipient=recipient, now=self._now, message_id=message_id,
+        )
+        return message, message_id
 
 
 class _Courier:
-    """The configured delivery method behind one ``deliver`` call."""
+    """The configured delivery method behind one ``deliver`` call; ``with`` it per batch."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, smtp: SmtpSender | None = None) -> None:
         self._config = config
         self._smtp: SmtpSender | None = None
+        if config.delivery.method == "smtp" and config.delivery.smtp is not None:
+            self._smtp = smtp or SmtpSender(config.delivery.smtp)
 
     def __enter__(self) -> _Courier:
-        if self._config.delivery.method == "smtp" and self._config.delivery.smtp is not None:
-            self._smtp = SmtpSender(self._config.delivery.smtp).__enter__()
-        return self
+        return self  # the SMTP connection opens with the first message
 
     def __exit__(self, *exc: object) -> None:
         if self._smtp is not None:
-            self._smtp.__exit__(None, None, None)
+            self._smtp.close()
 
     def deliver(
         self, message: EmailMessage, profile: str, edition: date, recipient: str,

@@ -62,7 +62,8 @@ def test_a_database_from_before_feedback_is_upgraded_keeping_its_papers(tmp_path
         store.upsert_papers([paper("2611.00001")], source="f", now=NOW)
     with sqlite3.connect(path) as db:  # as the previous release left it
         # Every table from the feedback migrations on (later migrations included) goes.
-        for table in ("feedback", "looked_up_papers", "profile_runs", "notices"):
+        for table in ("feedback", "looked_up_papers", "profile_runs", "notices",
+                      "subscriptions", "settings"):
             db.execute(f"DROP TABLE {table}")
         before = [step.__name__ for step in MIGRATIONS].index("_looked_up_papers")
         db.execute(f"PRAGMA user_version = {before}")

@@ -329,8 +329,9 @@ def test_a_database_from_before_profile_runs_is_upgraded(tmp_path: Path) -> None
     path = tmp_path / "digest.sqlite"
     Store.open(path).close()
     with sqlite3.connect(path) as db:  # as the previous release left it
-        db.execute("DROP TABLE profile_runs")
-        db.execute("DROP TABLE notices")
+        # This migration's tables go, and those of every later one.
+        for table in ("profile_runs", "notices", "subscriptions", "settings"):
+            db.execute(f"DROP TABLE {table}")
         before = [step.__name__ for step in MIGRATIONS].index("_add_profile_runs_and_notices")
         db.execute(f"PRAGMA user_version = {before}")
     with Store.open(path) as store:
