@@ -7,7 +7,8 @@ single worker thread; the main thread waits for signals and for changes of the c
 
 - Start-up: a slot missed while the daemon was down (within ``catch_up_hours``) runs once.
 - SIGTERM / Ctrl-C: the message in flight is finished, the rest stay pending, and the
-  interrupted profile is not recorded as run, so the next start catches it up.
+  interrupted profile is not recorded as run, so the next start catches it up. A wait
+  between SMTP attempts (backoff, rate limit) ends at once and leaves its message pending.
 - SIGHUP or a changed config file: the config is reloaded; an invalid one is logged and the
   running config kept.
 - Another ``digest`` process holding the store's lock: the cycle waits for it, retrying.
@@ -27,6 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest.config import Config, load_config
+from digest.deliver import SmtpSender, TransientFailure
 from digest.errors import ConfigError, DigestError, StoreLocked
 from digest.pipeline import describe_outcome, run_cycle
 from digest.schedule import catch_up, due_with, local_time, missed_slot, profile_trigger
@@ -169,7 +171,7 @@ class Daemon:
             try:
                 with Store.open(config.database) as store:
                     report = run_cycle(config, store, due, now=now, progress=log.info,
-                                       stop=self._stop.is_set)
+                                       smtp=self._smtp_sender(config), stop=self._stop.is_set)
             except StoreLocked as error:
                 if now - started > LOCK_GIVE_UP:
                     log.error("skipping this cycle: %s (waited since %s)", error,
@@ -190,6 +192,17 @@ class Daemon:
                 log.info("%s", describe_outcome(outcome))
             self._log_next_runs(config, due)
             return
+
+    def _smtp_sender(self, config: Config) -> SmtpSender | None:
+        """The cycle's SMTP sender, whose waits between attempts a stop request cuts short."""
+        if config.delivery.method != "smtp" or config.delivery.smtp is None:
+            return None
+        return SmtpSender(config.delivery.smtp, sleep=self._pause_unless_stopped)
+
+    def _pause_unless_stopped(self, seconds: float) -> None:
+        """Sleep like time.sleep; on a stop request, give up the message (it stays pending)."""
+        if self._stop.wait(seconds):
+            raise TransientFailure("stop requested while waiting to retry")
 
     def _log_next_runs(self, config: Config, profiles: Mapping[str, object]) -> None:
         now = self._clock()

@@ -136,15 +136,16 @@ def run_cycle(
     stop: Stop = _never,
 ) -> RunReport:
     """Ingest once, then run each profile in ``due`` (name -> the scheduled time it serves,
-    None for ``digest run``), recording every run that completes.
+    None for ``digest run``), recording every run that completes. Every message of the
+    cycle, digests and notes, goes through one courier (one SMTP connection);
+    ``smtp`` replaces the sender made from ``config.delivery.smtp``.
 
     Holds the store's run lock throughout (StoreLocked if another process has it). A run
     that ``stop`` cut short is not recorded, so a restart catches it up.
     """
     env = load_templates(config.templates_dir)
     client = client or http_client(config)
-    courier = _Courier(config, smtp)
-    with store.exclusive():
+    with store.exclusive(), _Courier(config, smtp) as courier:  # one connection per cycle
         sources = ingest_sources(config, store, client, now=now, progress=progress)
         profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
@@ -352,8 +353,8 @@ def _publish(
                                              progress, stop)
     notices = 0
     if profile.notify_empty and not (edition and edition.papers) and not stop():
-        notices, notice_failures = _send_notices(config, store, env, name, profile, now,
-                                                 progress, stop)
+        notices, notice_failures = _send_notices(config, store, env, courier, name, profile,
+                                                 now, progress, stop)
         failed.extend(notice_failures)
     feeds: tuple[Path, ...] = ()
     if profile.feed:
@@ -395,34 +396,33 @@ def _deliver_pending(
         return 0, [], 0
     letters = _Letters(config, store, env, name, profile, now)
     sent, failed = 0, []
-    with courier:
-        for edition_date, recipient in pending:
-            if stop():
-                progress("  stop requested: the remaining messages stay pending")
-                break
-            if store.delivery_status(name, edition_date, recipient) != "pending":
-                continue  # cancelled by an unsubscription while this batch ran
-            message, message_id = letters.message(edition_date, recipient)
-            try:
-                where = courier.deliver(message, name, edition_date, recipient)
-            except PermanentFailure as error:
-                store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
-                                    error=str(error))
+    for edition_date, recipient in pending:
+        if stop():
+            progress("  stop requested: the remaining messages stay pending")
+            break
+        if store.delivery_status(name, edition_date, recipient) != "pending":
+            continue  # cancelled by an unsubscription while this batch ran
+        message, message_id = letters.message(edition_date, recipient)
+        try:
+            where = courier.deliver(message, name, edition_date, recipient)
+        except PermanentFailure as error:
+            store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
+                                error=str(error))
+            failed.append(str(error))
+            continue
+        except DeliveryError as error:
+            # Transient (4xx, dropped connection, retries used up): pending for next run.
+            store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
+                                error=str(error))
+            progress(f"  not delivered to {recipient}, will retry next run: {error}")
+            if isinstance(error, ServerUnavailable):
                 failed.append(str(error))
-                continue
-            except DeliveryError as error:
-                # Transient (4xx, dropped connection, retries used up): pending for next run.
-                store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
-                                    error=str(error))
-                progress(f"  not delivered to {recipient}, will retry next run: {error}")
-                if isinstance(error, ServerUnavailable):
-                    failed.append(str(error))
-                    break
-                continue
-            store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
-                                message_id=message_id)
-            progress(f"  sent to {recipient} ({where})")
-            sent += 1
+                break
+            continue
+        store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
+                            message_id=message_id)
+        progress(f"  sent to {recipient} ({where})")
+        sent += 1
     return sent, failed, len(store.pending_deliveries(name))
 
 
@@ -442,20 +442,27 @@ class _Letters:
         if edition_date not in self._editions:
             self._editions[edition_date] = recorded_edition(
                 self._store, self._name, self._profile, edition_date)
+        message_id = make_message_id(self._config, self._name, edition_date, recipient)
+        return self._build(self._editions[edition_date], recipient, message_id), message_id
+
+    def note(self, day: date, since: date | None, recipient: str) -> tuple[EmailMessage, str]:
+        """The "no new papers" note for ``day``, with the same unsubscribe headers."""
+        note = Edition(profile=self._name, date=day, since=since, papers=(),
+                       interests=tuple(interest.name for interest in self._profile.interests))
+        message_id = make_message_id(self._config, f"{self._name}.no-papers", day, recipient)
+        return self._build(note, recipient, message_id), message_id
+
+    def _build(self, edition: Edition, recipient: str, message_id: str) -> EmailMessage:
         context = self._context
         if self._config.base_url and self._secret:
             link = unsubscribe_link(self._config.base_url, self._secret, self._name, recipient)
             context = replace(context, one_click_unsubscribe=link)
-        message_id = make_message_id(self._config, self._name, edition_date, recipient)
-        message = build_email(
-            self._editions[edition_date], context, self._env, sender=self._config.sender,
-            recipient=recipient, now=self._now, message_id=message_id,
-        )
-        return message, message_id
+        return build_email(edition, context, self._env, sender=self._config.sender,
+                           recipient=recipient, now=self._now, message_id=message_id)
 
 
 class _Courier:
-    """The configured delivery method behind one ``deliver`` call; ``with`` it per batch."""
+    """The configured delivery method behind one ``deliver`` call; ``with`` it per cycle."""
 
     def __init__(self, config: Config, smtp: SmtpSender | None = None) -> None:
         self._config = config
@@ -486,6 +493,7 @@ def _send_notices(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     now: datetime,
@@ -494,8 +502,9 @@ def _send_notices(
 ) -> tuple[int, list[str]]:
     """Send the profile's "no new papers" note for today (its own time zone), at most once.
 
-    The notes are planned in the store before sending, like editions, so a second cycle on
-    the same day (or a restart) sends only those not yet accepted.
+    The notes go to the digest's recipients (an unsubscribed address gets none) and are
+    planned in the store before sending, like editions, so a second cycle on the same day
+    (or a restart) sends only those not yet accepted.
     """
     zone = config.time_zone(name)
     day = now.astimezone(zone).date()
@@ -504,42 +513,47 @@ def _send_notices(
         name, last[0]
     ):
         return 0, []  # today's digest went out already; "no new papers" would contradict it
-    store.record_notices(name, day, profile.subscribers, now=now)
-    recipients = store.pending_notices(name, day)
-    if not recipients:
+    active = recipients(store, name, profile)
+    store.record_notices(name, day, active, now=now)
+    planned = store.pending_notices(name, day)
+    for gone in set(planned) - set(active):  # unsubscribed since the note was planned
+        store.mark_notice(name, day, gone, status="cancelled", now=now)
+    addresses = [address for address in planned if address in active]
+    if not addresses:
         return 0, []
-    note = Edition(profile=name, date=day, since=last[0] if last else None, papers=(),
-                   interests=tuple(interest.name for interest in profile.interests))
-    context = digest_context(config, name, profile)
+    letters = _Letters(config, store, env, name, profile, now)
     sent, failed = 0, []
-    with _Courier(config) as courier:
-        for recipient in recipients:
-            if stop():
-                break
-            message_id = make_message_id(config, f"{name}.no-papers", day, recipient)
-            message = build_email(note, context, env, sender=config.sender, recipient=recipient,
-                                  now=now, message_id=message_id)
-            status, error = _attempt(courier, message, name, day, recipient)
-            store.mark_notice(name, day, recipient, status=status, now=now,
-                              message_id=message_id if status == "sent" else None, error=error)
-            if status == "sent":
-                sent += 1
-                progress(f"  'no new papers' note sent to {recipient}")
-            elif status == "failed":
-                failed.append(f"note to {recipient}: {error}")
+    for recipient in addresses:
+        if stop():
+            break
+        message, message_id = letters.note(day, last[0] if last else None, recipient)
+        status, error = _attempt(courier, message, name, day, recipient)
+        store.mark_notice(name, day, recipient, status=status, now=now,
+                          message_id=message_id if status == "sent" else None,
+                          error=None if error is None else str(error))
+        if status == "sent":
+            sent += 1
+            progress(f"  'no new papers' note sent to {recipient}")
+        elif status == "failed":
+            failed.append(f"note to {recipient}: {error}")
+        else:
+            progress(f"  note not delivered to {recipient}, will retry later today: {error}")
+            if isinstance(error, ServerUnavailable):
+                failed.append(str(error))
+                break  # no message can go out now; the rest wait for the next cycle today
     return sent, failed
 
 
 def _attempt(
     courier: _Courier, message: EmailMessage, name: str, day: date, recipient: str
-) -> tuple[str, str | None]:
-    """Deliver one note: ('sent', None), ('failed', reply) or ('pending', reason)."""
+) -> tuple[str, DeliveryError | None]:
+    """Deliver one note: ('sent', None), ('failed', refusal) or ('pending', failure)."""
     try:
         courier.deliver(message, name, day, recipient, kind="no-papers")
     except PermanentFailure as error:
-        return "failed", str(error)
+        return "failed", error
     except DeliveryError as error:
-        return "pending", str(error)
+        return "pending", error
     return "sent", None
 
 

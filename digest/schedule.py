@@ -163,6 +163,8 @@ def describe_status(status: ProfileStatus, config: Config) -> str:
     counts = status.counts
     total = (f"all editions: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} pending, "
              f"{counts.get('failed', 0)} failed")
+    if counts.get("cancelled"):  # pending when the address unsubscribed
+        total += f", {counts['cancelled']} cancelled"
     upcoming = (f"next run {local_time(status.next_run)}" if status.next_run
                 else "no schedule (only 'digest run')")
     return f"{status.profile}: {ran}\n  {total}\n  {upcoming}"

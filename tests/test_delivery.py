@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -193,7 +193,7 @@ delivery:
 # --- whole runs: every subscriber gets one message, whatever the server does ---------------
 
 
-def smtp_config(tmp_path: Path, port: int, smtp: str = "") -> Config:
+def smtp_config(tmp_path: Path, port: int, smtp: str = "", profiles: str = "") -> Config:
     (tmp_path / "listings").mkdir()
     (tmp_path / "listings" / "day.jsonl").write_text(
         '{"id": "2611.00001", "title": "Bars in barred galaxies", '
@@ -207,6 +207,7 @@ profiles:
   astro:
     interests: [{{name: Galaxies, keywords: [galaxy]}}]
     subscribers: [{", ".join(READERS)}]
+{profiles}
 delivery:
   method: smtp
   smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5, backoff: 1{smtp}}}
@@ -214,10 +215,12 @@ delivery:
     return load_config(path)
 
 
-def deliver(config: Config, pauses: list[float] | None = None) -> RunReport:
+def deliver(
+    config: Config, pauses: list[float] | None = None, *, now: datetime = NOW
+) -> RunReport:
     assert config.delivery.smtp is not None
     with Store.open(config.database) as store:
-        return run_once(config, store, now=NOW,
+        return run_once(config, store, now=now,
                         smtp=sender(config.delivery.smtp, [] if pauses is None else pauses))
 
 
@@ -290,6 +293,29 @@ def test_a_server_that_is_down_costs_one_round_of_retries_not_one_per_message(
     assert outcome.sent == 0 and outcome.pending == 3
     assert len(outcome.failed) == 1 and "cannot connect" in outcome.failed[0]
     assert outcome.feeds  # the feed is still written
+
+
+def test_one_connection_serves_a_cycle_and_its_notes_are_retried_like_digests(
+    tmp_path: Path, smtp_server: LoopbackSmtp
+) -> None:
+    config = smtp_config(tmp_path, smtp_server.port, profiles=f"""
+  noted:
+    interests: [{{name: Galaxies, keywords: [galaxy]}}]
+    notify_empty: true
+    subscribers: [{", ".join(READERS)}]""")
+    first = deliver(config)
+    assert [p.sent for p in first.profiles] == [3, 3]
+    assert smtp_server.handler.connections == 1  # both profiles' messages, one connection
+
+    smtp_server.handler.fail("DATA", "451 4.3.0 greylisted")
+    pauses: list[float] = []
+    quiet = deliver(config, pauses, now=NOW + timedelta(days=1))  # nothing new
+    assert quiet.ok and [p.notices for p in quiet.profiles] == [0, 3]
+    assert len(pauses) == 1  # the note refused once was retried after a backoff
+    assert smtp_server.handler.connections == 2
+    notes = [m.recipients[0] for m in smtp_server.delivered
+             if "no-papers" in str(m.message["Message-ID"])]
+    assert notes == READERS
 
 
 def _closed_port() -> int:

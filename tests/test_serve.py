@@ -76,7 +76,9 @@ def gate() -> Iterator[tuple[GateHandler, int]]:
         controller.stop()
 
 
-def write_config(folder: Path, port: int, *, schedule: str = "* * * * *") -> Path:
+def write_config(
+    folder: Path, port: int, *, schedule: str = "* * * * *", smtp: str = ""
+) -> Path:
     shutil.copytree(REPO / "examples" / "listings", folder / "listings")
     path = folder / "config.yaml"
     path.write_text(f"""
@@ -85,7 +87,7 @@ timezone: Europe/Berlin
 catch_up_hours: 1
 delivery:
   method: smtp
-  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 30}}
+  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 30{smtp}}}
 sources: [{{name: listings, type: file, paths: ["listings/*.jsonl"]}}]
 profiles:
   llm:
@@ -230,6 +232,25 @@ def test_sigterm_finishes_the_message_in_flight_and_the_restart_catches_up(
     second.signal(signal.SIGINT)  # Ctrl-C
     assert second.finish() == 0, second.text()
     assert by_recipient(handler.delivered) == Counter(SUBSCRIBERS)
+
+
+def test_sigterm_during_an_smtp_backoff_stops_without_waiting_it_out(
+    tmp_path: Path, gate: tuple[GateHandler, int]
+) -> None:
+    # The first message is refused with a 451; the retry would come after a backoff of
+    # at least 100 s (longer than finish() waits), so only an interrupted wait passes.
+    handler, port = gate
+    config = write_config(tmp_path, port, smtp=", retries: 2, backoff: 100")
+    handler.fail("RCPT", "451 4.3.0 try later")
+    serve = Digest(config, "serve")
+    wait_until(lambda: "RCPT" in handler.commands, "the refused first message")
+    serve.signal(signal.SIGTERM)
+    assert serve.finish() == 0, serve.text()
+    assert "stop requested while waiting to retry" in serve.text()
+    assert handler.commands.count("RCPT") == 1 and handler.delivered == []
+    assert counts(config) == {"pending": 5}
+    with Store.open(load_config(config).database) as store:
+        assert store.last_profile_run("llm") is None  # so the next start catches it up
 
 
 def test_concurrent_run_and_serve_never_double_send(

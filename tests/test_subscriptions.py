@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +22,7 @@ from digest.errors import ProfileNotFound, SubscriptionError
 from digest.models import Edition
 from digest.pipeline import RunReport, digest_context, run_once
 from digest.render import ONE_CLICK, build_email, load_templates
+from digest.schedule import describe_status, profile_status
 from digest.store import MIGRATIONS, Store
 from digest.subscriptions import SECRET_SETTING, recipients, subscribe, unsubscribe
 from digest.tokens import make_unsubscribe_token, new_secret, verify_unsubscribe_token
@@ -189,6 +190,10 @@ delivery:
     second = run(config).profiles[0]
     assert (second.sent, second.pending) == (1, 0)
     assert [m.recipients for m in smtp_server.delivered] == [("ada@example.org",)]
+    with Store.open(config.database) as store:
+        [status, _extra] = profile_status(config, store, NOW)
+    assert "all editions: 1 sent, 0 pending, 0 failed, 1 cancelled" in describe_status(
+        status, config)
 
 
 def test_pending_messages_of_an_address_that_left_are_not_sent(tmp_path: Path) -> None:
@@ -253,6 +258,31 @@ def test_with_a_base_url_each_message_carries_its_own_signed_link(tmp_path: Path
             "https", "digest.example.org", "/papers/unsubscribe")
         [token] = parse_qs(link.query)["token"]
         assert verify_unsubscribe_token(secret, token) == ("astro", reader)
+
+
+def test_no_new_papers_notes_go_to_the_recipients_with_their_own_links(
+    tmp_path: Path,
+) -> None:
+    astro_config(tmp_path, "base_url: https://digest.example.org")
+    path = tmp_path / "config.yaml"
+    path.write_text(path.read_text().replace("  extra:", "    notify_empty: true\n  extra:"))
+    config = load_config(path)
+    run(config)  # the edition of 2026-11-20
+    with Store.open(config.database) as store:
+        unsubscribe(config, store, "grace@example.org", "astro", now=NOW)
+        subscribe(config, store, "lin@example.org", "astro", now=NOW)
+        report = run_once(config, store, now=NOW + timedelta(days=1))  # nothing new
+        secret = store.setting(SECRET_SETTING, default=lambda: "unused").encode()
+    assert report.profiles[0].notices == 2
+    notes = {path.name: email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+             for path in (config.outbox / "astro").glob("*no-papers*.eml")}
+    assert sorted(notes) == ["2026-11-22-no-papers--ada_at_example.org.eml",
+                             "2026-11-22-no-papers--lin_at_example.org.eml"]
+    for note in notes.values():
+        assert note["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = re.findall(r"<([^>]+)>", str(note["List-Unsubscribe"]))[0]
+        [token] = parse_qs(urlsplit(link).query)["token"]
+        assert verify_unsubscribe_token(secret, token) == ("astro", str(note["To"]))
 
 
 def test_the_secret_can_come_from_the_environment(
