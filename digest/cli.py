@@ -167,6 +167,135 @@ def preview_command(ctx: click.Context, profile: str) -> None:
 
 
 @cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run every profile on its schedule until stopped (SIGTERM or Ctrl-C).
+
+    Each profile with a cron `schedule` runs in its `timezone`; sources are read once per
+    cycle. A run missed while stopped (within `catch_up_hours`) runs at start-up. SIGHUP or
+    an edit of the config file reloads it; an invalid config is logged and the old one kept.
+    The log (with timestamps) goes to standard error.
+
+    \b
+    Example:  digest -c config.yaml serve
+    """
+    import logging
+
+    from digest.daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        config = load_config(ctx.obj)
+        Daemon(ctx.obj, config).serve()
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command(name="schedule")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1),
+              help="How many upcoming runs to list per profile.")
+@click.pass_context
+def schedule_command(ctx: click.Context, count: int) -> None:
+    """List every profile's next run time, in the profile's own time zone.
+
+    \b
+    Example:  digest schedule --count 3
+    """
+    from digest.schedule import local_time, next_runs, profile_trigger
+
+    try:
+        config = load_config(ctx.obj)
+    except DigestError as error:
+        raise click.ClickException(str(error)) from None
+    now = _now()
+    for name, profile in config.profiles.items():
+        trigger = profile_trigger(config, name)
+        if trigger is None:
+            click.echo(f"{name}: no schedule (only 'digest run')")
+            continue
+        runs = ", ".join(local_time(run) for run in next_runs(trigger, now, count))
+        click.echo(f"{name}: '{profile.schedule}' in {config.time_zone(name)}: {runs}")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show each profile's last run, its sent / pending / failed messages and its next run.
+
+    \b
+    Example:  digest status
+    """
+    from digest.schedule import describe_status, profile_status
+
+    with _session(ctx) as (config, store):
+        for item in profile_status(config, store, _now()):
+            click.echo(describe_status(item, config))
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--profile", "profile", metavar="NAME", required=True,
+              help="The profile to subscribe to.")
+@click.pass_context
+def subscribe(ctx: click.Context, address: str, profile: str) -> None:
+    """Subscribe ADDRESS to a profile (again, if it had unsubscribed).
+
+    \b
+    Example:  digest subscribe ada@example.org --profile nlp
+    """
+    from digest.subscriptions import subscribe as add_subscriber
+
+    with _session(ctx) as (config, store):
+        normalised = add_subscriber(config, store, address, profile, now=_now())
+    click.echo(f"subscribed {normalised} to {profile}")
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--profile", "profile", metavar="NAME",
+              help="Only this profile (default: every profile).")
+@click.pass_context
+def unsubscribe(ctx: click.Context, address: str, profile: str | None) -> None:
+    """Unsubscribe ADDRESS; it gets nothing more, even if the config lists it.
+
+    Messages still pending for the address are cancelled.
+
+    \b
+    Example:  digest unsubscribe ada@example.org --profile nlp
+    """
+    from digest.subscriptions import unsubscribe as remove_subscriber
+
+    with _session(ctx) as (config, store):
+        normalised, profiles, cancelled = remove_subscriber(config, store, address, profile,
+                                                            now=_now())
+    noun = "message" if cancelled == 1 else "messages"
+    click.echo(f"unsubscribed {normalised} from {', '.join(profiles)}; "
+               f"{cancelled} pending {noun} cancelled")
+
+
+@cli.command(name="subscribers")
+@click.argument("profile")
+@click.pass_context
+def subscribers_command(ctx: click.Context, profile: str) -> None:
+    """List PROFILE's addresses: where each comes from (config, command) and its state.
+
+    \b
+    Example:  digest subscribers nlp
+    """
+    from digest.subscriptions import subscribers
+
+    with _session(ctx) as (config, store):
+        found = subscribers(store, profile, config.profile(profile))
+    for subscriber in found:
+        state = "subscribed" if subscriber.active else "unsubscribed"
+        click.echo(f"{subscriber.address}\t{subscriber.source}\t{state}")
+    if not found:
+        click.echo(f"{profile} has no subscribers", err=True)
+
+
+@cli.command()
 @click.option("--offline", is_flag=True,
               help="Check the file only; do not look seed papers up on arXiv.")
 @click.pass_context

@@ -10,15 +10,18 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Sequence
+from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, ProfileNotFound
 from digest.models import split_arxiv_id
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -45,6 +48,35 @@ def _address(address: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(f"{address!r}: {error}") from None
     return f"{result.local_part}@localhost" if on_localhost else result.normalized
+
+
+def _time_zone(name: str) -> str:
+    """An IANA time zone name, or ValueError with the closest known names."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else " such as 'Europe/Berlin' or 'UTC'"
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name{hint}") from None
+    return name
+
+
+def _cron(expression: str) -> str:
+    """A five-field cron expression (minute hour day month weekday), or a ValueError."""
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as error:
+        raise ValueError(
+            f"{expression!r} is not a cron schedule (minute hour day month weekday, "
+            f"e.g. '30 7 * * mon-fri'): {error}"
+        ) from None
+    return expression
+
+
+def normalise_address(address: str) -> str:
+    """``address`` as the config stores subscribers (so the two compare equal); ValueError
+    saying what is wrong otherwise. For commands that take an address on the command line."""
+    return _address(address)
 
 
 def _require_unique(what: str, names: list[str]) -> None:
@@ -179,6 +211,19 @@ class Profile(_Strict):
     upvote_weight: float = Field(default=0.0, ge=0)
     subscribers: list[str] = []
     feed: bool = True
+    schedule: str | None = None  # cron; None: only ``digest run`` makes its editions
+    timezone: str | None = None  # None: the top-level ``timezone``
+    notify_empty: bool = False  # send a short note when a scheduled cycle has nothing new
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_cron(cls, value: str | None) -> str | None:
+        return None if value is None else _cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _profile_time_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _time_zone(value)
 
     @field_validator("subscribers")
     @classmethod
@@ -201,6 +246,9 @@ class Smtp(_Strict):
     username_env: str | None = None  # names of environment variables, never the secrets
     password_env: str | None = None
     timeout: float = Field(default=30, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)  # per message, for 4xx, drops and timeouts
+    backoff: float = Field(default=2, ge=0, le=600)  # first wait in seconds, doubled each time
+    rate_limit: float | None = Field(default=None, gt=0)  # messages per second
 
 
 class Delivery(_Strict):
@@ -227,19 +275,35 @@ class Config(_Strict):
     preview_dir: Path = Path("preview")
     templates_dir: Path | None = None
     base_url: str | None = None
+    unsubscribe_secret_env: str | None = None  # names the variable, never the secret itself
     sender: str = "Paper Digest <digest@localhost>"
     feed_days: int = Field(default=30, ge=1)
+    timezone: str = "UTC"  # of the profiles' schedules, unless a profile names its own
+    catch_up_hours: float = Field(default=6, ge=0)  # run a slot missed while down, this late
+    arxiv_holidays: list[date] = []  # mailing dates (Mon-Fri) on which arXiv announces nothing
     delivery: Delivery = Delivery()
     http: Http = Http()
     arxiv_api_url: str = ARXIV_API_URL  # where seed and feedback papers are looked up by id
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_web(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like 'https://example.org/digest'")
+        return value
+
     @field_validator("sender")
     @classmethod
     def _sender_is_an_address(cls, value: str) -> str:
         _address(parseaddr(value)[1] or value)
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _default_time_zone(cls, value: str) -> str:
+        return _time_zone(value)
 
     @field_validator("profiles")
     @classmethod
@@ -256,6 +320,17 @@ class Config(_Strict):
     def _source_names_unique(self) -> Config:
         _require_unique("source", [source.name for source in self.sources])
         return self
+
+    def time_zone(self, profile: str) -> ZoneInfo:
+        """The zone of ``profile``'s schedule: its own ``timezone`` or the top-level one."""
+        return ZoneInfo(self.profiles[profile].timezone or self.timezone)
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name``; ProfileNotFound naming the known ones otherwise."""
+        if name not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
+        return self.profiles[name]
 
     def resolve_paths(self, base: Path) -> Config:
         """Return a copy whose relative paths are relative to ``base`` (the config's folder)."""

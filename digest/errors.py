@@ -43,9 +43,17 @@ class StoreError(DigestError):
     """The database cannot be opened or is from a newer version of the program."""
 
 
+class StoreLocked(StoreError):
+    """Another digest process holds the run lock; ``digest serve`` waits, ``digest run`` stops."""
+
+
 class DeliveryError(DigestError):
     """A digest could not be written to the outbox or handed to the SMTP server."""
 
 
 class ProfileNotFound(DigestError):
     """A command named a profile the configuration does not define."""
+
+
+class SubscriptionError(DigestError):
+    """An address or unsubscribe token cannot be used (malformed, tampered, unknown profile)."""

@@ -1,7 +1,8 @@
 """The daily job as a recipe: ingest, rank, record, render, deliver. Every stage meets here.
 
-``digest run`` and (later) the scheduler both call :func:`run_once`. Time comes in as
-``now``; nothing below reads the clock.
+``digest run`` calls :func:`run_once`; the scheduler (digest/schedule.py) calls
+:func:`run_cycle` with the profiles that are due, so one cycle ingests once for all of
+them. Time comes in as ``now``; nothing below reads the clock.
 
 Editions are judged by announcement date, not by the wall clock: a profile's next edition
 holds the papers announced after its previous edition, up to the latest announcement in
@@ -13,8 +14,8 @@ marked sent only once it is written or accepted, so a second run sends nothing t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -24,25 +25,39 @@ from urllib.parse import quote
 import jinja2
 
 from digest import __version__
+from digest.arxiv_calendar import quiet_reason
 from digest.config import Config, Profile, field_problems
 from digest.deliver import (
     PermanentFailure,
+    ServerUnavailable,
     SmtpSender,
     outbox_path,
     write_atomically,
     write_feeds,
     write_outbox,
 )
-from digest.errors import DeliveryError, PaperNotFound, ProfileNotFound, SourceError
+from digest.errors import (
+    DeliveryError,
+    PaperNotFound,
+    SourceError,
+    SubscriptionError,
+)
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
 from digest.rank import Ranker, _tokens
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
-from digest.store import Store
+from digest.store import ProfileRun, Store
+from digest.subscriptions import recipients, unsubscribe_link, unsubscribe_secret
 
 CORPUS_LIMIT = 20_000  # the most recent papers the word weights are learnt from
+
+Stop = Callable[[], bool]  # asked between messages: True once a stop was requested
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,8 @@ class ProfileOutcome:
     pending: int = 0
     note: str = ""
     feeds: tuple[Path, ...] = ()
+    notices: int = 0  # "no new papers" notes sent
+    stopped: bool = False  # a stop request ended the run before every message was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +99,7 @@ def http_client(config: Config) -> HttpClient:
 def select_profiles(config: Config, name: str | None) -> dict[str, Profile]:
     if name is None:
         return dict(config.profiles)
-    if name not in config.profiles:
-        known = ", ".join(sorted(config.profiles))
-        raise ProfileNotFound(f"no profile named {name!r} in the config (profiles: {known})")
-    return {name: config.profiles[name]}
+    return {name: config.profile(name)}
 
 
 def run_once(
@@ -96,28 +110,71 @@ def run_once(
     profile: str | None = None,
     dry_run: bool = False,
     client: HttpClient | None = None,
+    smtp: SmtpSender | None = None,
     progress: Progress = lambda _message: None,
+    stop: Stop = _never,
 ) -> RunReport:
-    """Ingest every source, then make, record and deliver each profile's next edition."""
+    """Ingest every source, then make, record and deliver each profile's next edition.
+
+    ``smtp`` replaces the sender made from ``config.delivery.smtp`` (for an injected sleep).
+    """
     profiles = select_profiles(config, profile)
+    return run_cycle(config, store, dict.fromkeys(profiles), now=now, dry_run=dry_run,
+                     client=client, smtp=smtp, progress=progress, stop=stop)
+
+
+def run_cycle(
+    config: Config,
+    store: Store,
+    due: Mapping[str, datetime | None],
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    client: HttpClient | None = None,
+    smtp: SmtpSender | None = None,
+    progress: Progress = lambda _message: None,
+    stop: Stop = _never,
+) -> RunReport:
+    """Ingest once, then run each profile in ``due`` (name -> the scheduled time it serves,
+    None for ``digest run``), recording every run that completes. Every message of the
+    cycle, digests and notes, goes through one courier (one SMTP connection);
+    ``smtp`` replaces the sender made from ``config.delivery.smtp``.
+
+    Holds the store's run lock throughout (StoreLocked if another process has it). A run
+    that ``stop`` cut short is not recorded, so a restart catches it up.
+    """
     env = load_templates(config.templates_dir)
     client = client or http_client(config)
-    with store.exclusive():
+    with store.exclusive(), _Courier(config, smtp) as courier:  # one connection per cycle
         sources = ingest_sources(config, store, client, now=now, progress=progress)
+        profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
-        outcomes = [
-            _run_profile(config, store, env, ranker, name, settings, now=now, dry_run=dry_run,
-                         progress=progress)
-            for name, settings in profiles.items()
-        ]
+        outcomes = []
+        for name, slot in due.items():
+            if stop():
+                break
+            outcome = _run_profile(config, store, env, courier, ranker, name, profiles[name],
+                                   now=now, dry_run=dry_run, progress=progress, stop=stop)
+            if not dry_run and not outcome.stopped:
+                store.record_profile_run(_profile_run(outcome, now, slot))
+            outcomes.append(outcome)
     return RunReport(sources, outcomes)
+
+
+def _profile_run(outcome: ProfileOutcome, now: datetime, slot: datetime | None) -> ProfileRun:
+    return ProfileRun(
+        profile=outcome.profile, ran_at=now, slot=slot, edition=outcome.edition,
+        papers=outcome.papers, sent=outcome.sent, pending=outcome.pending,
+        failed=len(outcome.failed), note=outcome.note,
+    )
 
 
 def _run_profile(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     ranker: Ranker,
     name: str,
     settings: Profile,
@@ -125,15 +182,19 @@ def _run_profile(
     now: datetime,
     dry_run: bool,
     progress: Progress,
+    stop: Stop = _never,
 ) -> ProfileOutcome:
     progress(f"profile {name}: ranking ...")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
-        return _dry_run_outcome(name, settings, edition, store)
+        return _dry_run_outcome(config, name, recipients(store, name, settings), edition, store,
+                                now)
     try:
-        return _publish(config, store, env, name, settings, edition, now, progress)
-    except DeliveryError as error:
+        return _publish(config, store, env, courier, name, settings, edition, now, progress,
+                        stop)
+    except (DeliveryError, SubscriptionError) as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
+        # (A SubscriptionError here: the unsubscribe-link secret is missing.)
         return ProfileOutcome(name, edition.date if edition else None,
                               len(edition.papers) if edition else 0, failed=[str(error)],
                               pending=len(store.pending_deliveries(name)))
@@ -246,20 +307,30 @@ def fetch_missing_seeds(
         progress(f"seed {seed} (in {where}) does not count: {why}")
 
 
-def _nothing_new(store: Store) -> str:
+def _nothing_new(config: Config, store: Store, name: str, now: datetime) -> str:
+    """Why a profile has no new edition: an empty store, arXiv's calendar, or a quiet day."""
     if store.count_papers() == 0:
         return "the store has no papers yet (check the sources)"
+    last = store.last_profile_run(name)
+    reads_arxiv = any(
+        source.enabled and source.type in ("arxiv-rss", "arxiv-api") for source in config.sources
+    )
+    if last is not None and reads_arxiv:
+        reason = quiet_reason(last.ran_at, now, config.arxiv_holidays)
+        if reason:
+            return f"no new papers ({reason})"
     return "nothing announced since the last edition"
 
 
 def _dry_run_outcome(
-    name: str, profile: Profile, edition: Edition | None, store: Store
+    config: Config, name: str, addresses: Sequence[str], edition: Edition | None, store: Store,
+    now: datetime,
 ) -> ProfileOutcome:
     if edition is None:
-        return ProfileOutcome(name, None, 0, note=_nothing_new(store))
+        return ProfileOutcome(name, None, 0, note=_nothing_new(config, store, name, now))
     return ProfileOutcome(
         name, edition.date, len(edition.papers),
-        pending=len(profile.subscribers) if edition.papers else 0,
+        pending=len(addresses) if edition.papers else 0,
         note="dry run: nothing recorded or sent",
     )
 
@@ -268,24 +339,31 @@ def _publish(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     edition: Edition | None,
     now: datetime,
     progress: Progress,
+    stop: Stop = _never,
 ) -> ProfileOutcome:
     note = ""
     if edition is None:
-        note = _nothing_new(store)
+        note = _nothing_new(config, store, name, now)
     else:
-        recipients = profile.subscribers if edition.papers else []
         store.record_edition(
             name, edition.date, since=edition.since, papers=edition.papers,
-            recipients=recipients, now=now,
+            recipients=recipients(store, name, profile) if edition.papers else [], now=now,
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
-    sent, failed, pending = _deliver_pending(config, store, env, name, profile, now, progress)
+    sent, failed, pending = _deliver_pending(config, store, env, courier, name, profile, now,
+                                             progress, stop)
+    notices = 0
+    if profile.notify_empty and not (edition and edition.papers) and not stop():
+        notices, notice_failures = _send_notices(config, store, env, courier, name, profile,
+                                                 now, progress, stop)
+        failed.extend(notice_failures)
     feeds: tuple[Path, ...] = ()
     if profile.feed:
         try:
@@ -294,7 +372,8 @@ def _publish(
             failed.append(str(error))
     return ProfileOutcome(
         name, edition.date if edition else None, len(edition.papers) if edition else 0,
-        sent=sent, failed=failed, pending=pending, note=note, feeds=feeds,
+        sent=sent, failed=failed, pending=pending, note=note, feeds=feeds, notices=notices,
+        stopped=stop(),
     )
 
 
@@ -302,70 +381,188 @@ def _deliver_pending(
     config: Config,
     store: Store,
     env: jinja2.Environment,
+    courier: _Courier,
     name: str,
     profile: Profile,
     now: datetime,
     progress: Progress,
+    stop: Stop = _never,
 ) -> tuple[int, list[str], int]:
-    """Send every pending message of the profile (this edition's, and any left from before)."""
+    """Send every pending message of the profile (this edition's, and any left from before).
+
+    Returns (sent, problems, still pending). A message goes only while it is still pending
+    (an unsubscription cancels it) and is marked sent only once written or accepted. A
+    transient failure keeps it pending for the next run, a permanent one marks it failed;
+    when the server can take no message at all, the rest of the batch waits too. A stop
+    request ends the batch after the message in flight; the rest stay pending.
+    """
+    cancelled = store.cancel_unsubscribed(name, now=now)
+    if cancelled:
+        progress(f"  {cancelled} pending message(s) cancelled: the address unsubscribed")
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
-    context = digest_context(config, name, profile)
+    letters = _Letters(config, store, env, name, profile, now)
     sent, failed = 0, []
-    editions: dict[date, Edition] = {}  # one load per edition, not per recipient
-    with _Courier(config) as courier:
-        for edition_date, recipient in pending:
-            if edition_date not in editions:
-                editions[edition_date] = recorded_edition(store, name, profile, edition_date)
-            edition = editions[edition_date]
-            message_id = make_message_id(config, name, edition_date, recipient)
-            message = build_email(
-                edition, context, env, sender=config.sender, recipient=recipient, now=now,
-                message_id=message_id,
-            )
-            try:
-                where = courier.deliver(message, name, edition_date, recipient)
-            except PermanentFailure as error:
-                store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
-                                    error=str(error))
+    for edition_date, recipient in pending:
+        if stop():
+            progress("  stop requested: the remaining messages stay pending")
+            break
+        if store.delivery_status(name, edition_date, recipient) != "pending":
+            continue  # cancelled by an unsubscription while this batch ran
+        message, message_id = letters.message(edition_date, recipient)
+        try:
+            where = courier.deliver(message, name, edition_date, recipient)
+        except PermanentFailure as error:
+            store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
+                                error=str(error))
+            failed.append(str(error))
+            continue
+        except DeliveryError as error:
+            # Transient (4xx, dropped connection, retries used up): pending for next run.
+            store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
+                                error=str(error))
+            progress(f"  not delivered to {recipient}, will retry next run: {error}")
+            if isinstance(error, ServerUnavailable):
                 failed.append(str(error))
-                continue
-            except DeliveryError as error:
-                # Transient (4xx, dropped connection): stays pending for the next run.
-                store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
-                                    error=str(error))
-                progress(f"  not delivered to {recipient}, will retry next run: {error}")
-                continue
-            store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
-                                message_id=message_id)
-            progress(f"  sent to {recipient} ({where})")
-            sent += 1
-    return sent, failed, len(pending) - sent - len(failed)
+                break
+            continue
+        store.mark_delivery(name, edition_date, recipient, status="sent", now=now,
+                            message_id=message_id)
+        progress(f"  sent to {recipient} ({where})")
+        sent += 1
+    return sent, failed, len(store.pending_deliveries(name))
+
+
+class _Letters:
+    """Each pending message, built from its recorded edition (loaded once per edition)."""
+
+    def __init__(self, config: Config, store: Store, env: jinja2.Environment, name: str,
+                 profile: Profile, now: datetime) -> None:
+        self._config, self._store, self._env = config, store, env
+        self._name, self._profile, self._now = name, profile, now
+        self._context = digest_context(config, name, profile)
+        self._secret = unsubscribe_secret(config, store) if config.base_url else None
+        self._editions: dict[date, Edition] = {}
+
+    def message(self, edition_date: date, recipient: str) -> tuple[EmailMessage, str]:
+        """The message for ``recipient`` and its (deterministic) Message-ID."""
+        if edition_date not in self._editions:
+            self._editions[edition_date] = recorded_edition(
+                self._store, self._name, self._profile, edition_date)
+        message_id = make_message_id(self._config, self._name, edition_date, recipient)
+        return self._build(self._editions[edition_date], recipient, message_id), message_id
+
+    def note(self, day: date, since: date | None, recipient: str) -> tuple[EmailMessage, str]:
+        """The "no new papers" note for ``day``, with the same unsubscribe headers."""
+        note = Edition(profile=self._name, date=day, since=since, papers=(),
+                       interests=tuple(interest.name for interest in self._profile.interests))
+        message_id = make_message_id(self._config, f"{self._name}.no-papers", day, recipient)
+        return self._build(note, recipient, message_id), message_id
+
+    def _build(self, edition: Edition, recipient: str, message_id: str) -> EmailMessage:
+        context = self._context
+        if self._config.base_url and self._secret:
+            link = unsubscribe_link(self._config.base_url, self._secret, self._name, recipient)
+            context = replace(context, one_click_unsubscribe=link)
+        return build_email(edition, context, self._env, sender=self._config.sender,
+                           recipient=recipient, now=self._now, message_id=message_id)
 
 
 class _Courier:
-    """The configured delivery method behind one ``deliver`` call."""
+    """The configured delivery method behind one ``deliver`` call; ``with`` it per cycle."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, smtp: SmtpSender | None = None) -> None:
         self._config = config
         self._smtp: SmtpSender | None = None
+        if config.delivery.method == "smtp" and config.delivery.smtp is not None:
+            self._smtp = smtp or SmtpSender(config.delivery.smtp)
 
     def __enter__(self) -> _Courier:
-        if self._config.delivery.method == "smtp" and self._config.delivery.smtp is not None:
-            self._smtp = SmtpSender(self._config.delivery.smtp).__enter__()
-        return self
+        return self  # the SMTP connection opens with the first message
 
     def __exit__(self, *exc: object) -> None:
         if self._smtp is not None:
-            self._smtp.__exit__(None, None, None)
+            self._smtp.close()
 
-    def deliver(self, message: EmailMessage, profile: str, edition: date, recipient: str) -> str:
+    def deliver(
+        self, message: EmailMessage, profile: str, edition: date, recipient: str,
+        *, kind: str = "",
+    ) -> str:
         if self._smtp is not None:
             self._smtp.send(message, recipient)
             return "smtp"
-        path = outbox_path(self._config.outbox, profile, edition.isoformat(), recipient)
+        label = edition.isoformat() + (f"-{kind}" if kind else "")
+        path = outbox_path(self._config.outbox, profile, label, recipient)
         return str(write_outbox(message, path))
+
+
+def _send_notices(
+    config: Config,
+    store: Store,
+    env: jinja2.Environment,
+    courier: _Courier,
+    name: str,
+    profile: Profile,
+    now: datetime,
+    progress: Progress,
+    stop: Stop,
+) -> tuple[int, list[str]]:
+    """Send the profile's "no new papers" note for today (its own time zone), at most once.
+
+    The notes go to the digest's recipients (an unsubscribed address gets none) and are
+    planned in the store before sending, like editions, so a second cycle on the same day
+    (or a restart) sends only those not yet accepted.
+    """
+    zone = config.time_zone(name)
+    day = now.astimezone(zone).date()
+    last = store.last_edition(name)
+    if last is not None and last[1].astimezone(zone).date() == day and store.edition_papers(
+        name, last[0]
+    ):
+        return 0, []  # today's digest went out already; "no new papers" would contradict it
+    active = recipients(store, name, profile)
+    store.record_notices(name, day, active, now=now)
+    planned = store.pending_notices(name, day)
+    for gone in set(planned) - set(active):  # unsubscribed since the note was planned
+        store.mark_notice(name, day, gone, status="cancelled", now=now)
+    addresses = [address for address in planned if address in active]
+    if not addresses:
+        return 0, []
+    letters = _Letters(config, store, env, name, profile, now)
+    sent, failed = 0, []
+    for recipient in addresses:
+        if stop():
+            break
+        message, message_id = letters.note(day, last[0] if last else None, recipient)
+        status, error = _attempt(courier, message, name, day, recipient)
+        store.mark_notice(name, day, recipient, status=status, now=now,
+                          message_id=message_id if status == "sent" else None,
+                          error=None if error is None else str(error))
+        if status == "sent":
+            sent += 1
+            progress(f"  'no new papers' note sent to {recipient}")
+        elif status == "failed":
+            failed.append(f"note to {recipient}: {error}")
+        else:
+            progress(f"  note not delivered to {recipient}, will retry later today: {error}")
+            if isinstance(error, ServerUnavailable):
+                failed.append(str(error))
+                break  # no message can go out now; the rest wait for the next cycle today
+    return sent, failed
+
+
+def _attempt(
+    courier: _Courier, message: EmailMessage, name: str, day: date, recipient: str
+) -> tuple[str, DeliveryError | None]:
+    """Deliver one note: ('sent', None), ('failed', refusal) or ('pending', failure)."""
+    try:
+        courier.deliver(message, name, day, recipient, kind="no-papers")
+    except PermanentFailure as error:
+        return "failed", error
+    except DeliveryError as error:
+        return "pending", error
+    return "sent", None
 
 
 def _write_feed(
@@ -444,6 +641,10 @@ def describe_outcome(outcome: ProfileOutcome, *, dry_run: bool = False) -> str:
             parts.append(f"{outcome.pending} still pending")
         if outcome.failed:
             parts.append(f"{len(outcome.failed)} failed: " + "; ".join(outcome.failed))
+        if outcome.notices:
+            parts.append(f"'no new papers' note sent to {outcome.notices}")
+        if outcome.stopped:
+            parts.append("stopped before the end: the rest stays pending")
         if outcome.note and outcome.edition is not None:
             parts.append(outcome.note)
     return ", ".join(parts)

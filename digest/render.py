@@ -7,11 +7,15 @@ marks feed text safe. Time is a parameter, and naive datetimes are refused.
 
 from __future__ import annotations
 
+import email.policy
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +49,8 @@ class DigestContext:
     unsubscribe: str  # mailto: URL or https URL
     feed_link: str  # where the feed is published; "" when the config has no base_url
     generator: str  # e.g. "paper-digest 0.1.0"
+    # This subscriber's signed https link (RFC 8058 one-click); "" without a base_url.
+    one_click_unsubscribe: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +231,44 @@ def email_subject(edition: Edition) -> str:
     return f"Paper digest · {edition.profile} · {edition.date.isoformat()} · {count} {noun}"
 
 
-def list_unsubscribe(unsubscribe: str) -> str:
-    """The List-Unsubscribe header value (RFC 2369) for a mailto: or http(s) address."""
-    if not unsubscribe.startswith(("mailto:", "https://", "http://")):
-        raise ValueError(f"unsubscribe must be a mailto: or https:// URL, got {unsubscribe!r}")
-    return f"<{unsubscribe}>"
+def list_unsubscribe(*addresses: str) -> str:
+    """The List-Unsubscribe header value (RFC 2369) for mailto: or http(s) addresses."""
+    for address in addresses:
+        if not address.startswith(("mailto:", "https://", "http://")):
+            raise ValueError(f"unsubscribe must be a mailto: or https:// URL, got {address!r}")
+    return ", ".join(f"<{address}>" for address in addresses)
+
+
+ONE_CLICK = "List-Unsubscribe=One-Click"  # the List-Unsubscribe-Post value RFC 8058 requires
+
+
+class _UrlListHeader(UnstructuredHeader):
+    """A header of ``<URL>`` items, folded between the items and never encoded.
+
+    The default policy turns a header word longer than a line (a one-click URL with its
+    token) into RFC 2047 encoded-words, which mail clients do not decode in
+    List-Unsubscribe; a long line (RFC 5322 allows 998 characters) is the lesser evil.
+    """
+
+    def fold(self, *, policy: Policy) -> str:
+        items = re.findall(r"<[^>]*>", str(self)) or [str(self)]
+        return f"{self.name}: " + f",{policy.linesep} ".join(items) + policy.linesep
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", _UrlListHeader)
+EMAIL_POLICY = email.policy.default.clone(header_factory=_HEADERS)
+
+
+def _unsubscribe_headers(message: EmailMessage, context: DigestContext) -> None:
+    """One-click first when there is one (RFC 8058 needs an https URL), mailto as fallback."""
+    one_click = context.one_click_unsubscribe
+    if not one_click:
+        message["List-Unsubscribe"] = list_unsubscribe(context.unsubscribe)
+        return
+    message["List-Unsubscribe"] = list_unsubscribe(one_click, context.unsubscribe)
+    if one_click.startswith("https://"):
+        message["List-Unsubscribe-Post"] = ONE_CLICK
 
 
 def build_email(
@@ -244,14 +283,14 @@ def build_email(
 ) -> EmailMessage:
     """A multipart/alternative message: text/plain first, then text/html, both UTF-8."""
     _require_aware(now, "now")
-    message = EmailMessage()
+    message = EmailMessage(policy=EMAIL_POLICY)
     message["Subject"] = email_subject(edition)
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = now
     message["Message-ID"] = message_id
     message["List-Id"] = f"<{context.list_id}>"
-    message["List-Unsubscribe"] = list_unsubscribe(context.unsubscribe)
+    _unsubscribe_headers(message, context)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
     text = render_text(edition, context, env, now=now)
     message.set_content(text, charset="utf-8", cte="quoted-printable")

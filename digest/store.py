@@ -1,4 +1,5 @@
-"""The one module that talks to the database (SQLite): papers, fetch state, editions, deliveries.
+"""The one module that talks to the database (SQLite): papers, fetch state, editions, deliveries,
+subscriptions.
 
 Nothing else in the program opens the database file or writes SQL. The schema is versioned
 with ``PRAGMA user_version`` and grown by the ordered migrations at the bottom of this file.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from digest.errors import StoreError
+from digest.errors import StoreError, StoreLocked
 from digest.models import FeedEntry, Paper, Ranked, Reason, normalise_title
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -38,6 +39,31 @@ class SourceRun:
     status: str  # ok | empty | not-modified | error
     papers: int
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRun:
+    """One run of a profile (by ``digest run`` or a scheduled cycle) and what it did."""
+
+    profile: str
+    ran_at: datetime
+    slot: datetime | None  # the scheduled time it served; None for ``digest run``
+    edition: date | None
+    papers: int
+    sent: int
+    pending: int
+    failed: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    edition: date
+    recipient: str
+    status: str  # pending | sent | failed | cancelled
+    attempts: int  # runs that tried it
+    error: str | None  # the last failure (the server's reply), kept while pending
+    message_id: str | None
 
 
 class Store:
@@ -77,7 +103,7 @@ class Store:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreError(
+                raise StoreLocked(
                     f"another digest run is using {self.path} (lock {lock_path}); "
                     "try again when it has finished"
                 ) from None
@@ -372,6 +398,30 @@ class Store:
                 ),
             )
 
+    def deliveries(self, profile: str) -> list[Delivery]:
+        """Every planned message of the profile, by edition and recipient."""
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE profile = ? ORDER BY edition, recipient", (profile,)
+        )
+        return [
+            Delivery(date.fromisoformat(row["edition"]), row["recipient"], row["status"],
+                     row["attempts"], row["error"], row["message_id"])
+            for row in rows
+        ]
+
+    def delivery_status(self, profile: str, edition: date, recipient: str) -> str | None:
+        """pending, sent, failed or cancelled; None when no such delivery was planned."""
+        row = self._db.execute(
+            "SELECT status FROM deliveries WHERE profile = ? AND edition = ? AND recipient = ?",
+            (profile, edition.isoformat(), recipient),
+        ).fetchone()
+        return row[0] if row else None
+
+    def cancel_unsubscribed(self, profile: str, *, now: datetime) -> int:
+        """Cancel the pending messages of the profile's unsubscribed addresses; how many."""
+        with self._transaction() as db:
+            return _cancel_pending(db, profile, None, now)
+
     def delivery_counts(self, profile: str) -> dict[str, int]:
         rows = self._db.execute(
             "SELECT status, COUNT(*) FROM deliveries WHERE profile = ? GROUP BY status",
@@ -412,6 +462,121 @@ class Store:
         papers = self.known_papers([row["arxiv_id"] for row in rows])
         return [(papers[row["arxiv_id"]], row["label"]) for row in rows]
 
+    # --- profile runs and "no new papers" notes -------------------------------------------
+
+    def record_profile_run(self, run: ProfileRun) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO profile_runs (profile, ran_at, slot, edition, papers, sent, "
+                "pending, failed, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.profile,
+                    _stamp(run.ran_at),
+                    _stamp(run.slot) if run.slot else None,
+                    run.edition.isoformat() if run.edition else None,
+                    run.papers,
+                    run.sent,
+                    run.pending,
+                    run.failed,
+                    run.note,
+                ),
+            )
+
+    def last_profile_run(self, profile: str) -> ProfileRun | None:
+        """The profile's latest recorded run (a run killed half-way left no record)."""
+        row = self._db.execute(
+            "SELECT * FROM profile_runs WHERE profile = ? ORDER BY ran_at DESC, id DESC LIMIT 1",
+            (profile,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ProfileRun(
+            profile=row["profile"],
+            ran_at=datetime.fromisoformat(row["ran_at"]),
+            slot=datetime.fromisoformat(row["slot"]) if row["slot"] else None,
+            edition=date.fromisoformat(row["edition"]) if row["edition"] else None,
+            papers=row["papers"],
+            sent=row["sent"],
+            pending=row["pending"],
+            failed=row["failed"],
+            note=row["note"],
+        )
+
+    def record_notices(
+        self, profile: str, day: date, recipients: Sequence[str], *, now: datetime
+    ) -> None:
+        """Plan one "no new papers" note per recipient for ``day``; a day gets at most one."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO notices (profile, day, recipient, status, created_at) "
+                "VALUES (?, ?, ?, 'pending', ?)",
+                [(profile, day.isoformat(), recipient, _stamp(now)) for recipient in recipients],
+            )
+
+    def pending_notices(self, profile: str, day: date) -> list[str]:
+        rows = self._db.execute(
+            "SELECT recipient FROM notices WHERE profile = ? AND day = ? AND status = 'pending' "
+            "ORDER BY recipient",
+            (profile, day.isoformat()),
+        )
+        return [row[0] for row in rows]
+
+    def mark_notice(
+        self,
+        profile: str,
+        day: date,
+        recipient: str,
+        *,
+        status: str,
+        now: datetime,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE notices SET status = ?, message_id = COALESCE(?, message_id), error = ?, "
+                "updated_at = ? WHERE profile = ? AND day = ? AND recipient = ?",
+                (status, message_id, error, _stamp(now), profile, day.isoformat(), recipient),
+            )
+
+    # --- subscriptions made with commands (the config's subscribers are not stored) --------
+
+    def subscribe(self, profile: str, address: str, *, now: datetime) -> None:
+        with self._transaction() as db:
+            _set_subscription(db, profile, address, subscribed=True, stamp=_stamp(now))
+
+    def unsubscribe(self, profiles: Sequence[str], address: str, *, now: datetime) -> int:
+        """Unsubscribe ``address`` from ``profiles`` and cancel the messages still pending
+        for it, in one transaction; returns how many were cancelled."""
+        cancelled = 0
+        with self._transaction() as db:
+            for profile in profiles:
+                _set_subscription(db, profile, address, subscribed=False, stamp=_stamp(now))
+                cancelled += _cancel_pending(db, profile, address, now)
+        return cancelled
+
+    def subscriptions(self, profile: str) -> dict[str, bool]:
+        """Address -> subscribed (True) or unsubscribed (False), as the commands left them."""
+        rows = self._db.execute(
+            "SELECT address, subscribed FROM subscriptions WHERE profile = ? ORDER BY address",
+            (profile,),
+        )
+        return {row[0]: bool(row[1]) for row in rows}
+
+    # --- settings -------------------------------------------------------------------------
+
+    def setting(self, name: str, *, default: Callable[[], str]) -> str:
+        """The stored value of ``name``; on first use, ``default()`` is stored and returned.
+
+        INSERT OR IGNORE makes two processes asking at once agree on one value.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)", (name, default())
+            )
+        row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return str(row[0])
+
     # --- feeds ----------------------------------------------------------------------------
 
     def feed_entries(self, profile: str, *, since: datetime) -> list[FeedEntry]:
@@ -438,6 +603,32 @@ def _stamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"timezone-aware datetime required, got {moment!r}")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _set_subscription(
+    db: sqlite3.Connection, profile: str, address: str, *, subscribed: bool, stamp: str
+) -> None:
+    db.execute(
+        "INSERT INTO subscriptions (profile, address, subscribed, updated_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (profile, address) "
+        "DO UPDATE SET subscribed = excluded.subscribed, updated_at = excluded.updated_at",
+        (profile, address, int(subscribed), stamp),
+    )
+
+
+def _cancel_pending(
+    db: sqlite3.Connection, profile: str, address: str | None, now: datetime
+) -> int:
+    """Mark 'cancelled' the pending messages of ``address`` (None: of every address that
+    is unsubscribed from ``profile``)."""
+    cursor = db.execute(
+        "UPDATE deliveries SET status = 'cancelled', error = 'unsubscribed', updated_at = ? "
+        "WHERE profile = ? AND status = 'pending' AND recipient IN ("
+        "SELECT address FROM subscriptions WHERE profile = ? AND subscribed = 0 "
+        "AND (? IS NULL OR address = ?))",
+        (_stamp(now), profile, profile, address, address),
+    )
+    return cursor.rowcount
 
 
 # --- merging two sightings of one paper -------------------------------------------------------
@@ -642,3 +833,32 @@ def _feedback(db: sqlite3.Connection) -> None:
         "label INTEGER NOT NULL CHECK (label IN (-1, 1)), labelled_at TEXT NOT NULL, "
         "PRIMARY KEY (profile, arxiv_id))"
     )
+
+
+@migration
+def _add_profile_runs_and_notices(db: sqlite3.Connection) -> None:
+    """What each profile run did (for ``digest status`` and the scheduler's catch-up), and
+    the "no new papers" notes, one per profile, day and recipient."""
+    db.execute(
+        "CREATE TABLE profile_runs (id INTEGER PRIMARY KEY, profile TEXT NOT NULL, "
+        "ran_at TEXT NOT NULL, slot TEXT, edition TEXT, papers INTEGER NOT NULL, "
+        "sent INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL, "
+        "note TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX profile_runs_profile ON profile_runs (profile, ran_at)")
+    db.execute(
+        "CREATE TABLE notices (profile TEXT NOT NULL, day TEXT NOT NULL, "
+        "recipient TEXT NOT NULL, status TEXT NOT NULL, message_id TEXT, error TEXT, "
+        "created_at TEXT NOT NULL, updated_at TEXT, PRIMARY KEY (profile, day, recipient))"
+    )
+
+
+@migration
+def _subscriptions_and_settings(db: sqlite3.Connection) -> None:
+    """Subscriptions made with ``digest subscribe``/``unsubscribe`` (an unsubscription
+    overrides the config), and small named values such as the unsubscribe-token secret."""
+    db.execute(
+        "CREATE TABLE subscriptions (profile TEXT NOT NULL, address TEXT NOT NULL, "
+        "subscribed INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (profile, address))"
+    )
+    db.execute("CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -61,9 +61,12 @@ def test_a_database_from_before_feedback_is_upgraded_keeping_its_papers(tmp_path
     with Store.open(path) as store:
         store.upsert_papers([paper("2611.00001")], source="f", now=NOW)
     with sqlite3.connect(path) as db:  # as the previous release left it
-        db.execute("DROP TABLE feedback")
-        db.execute("DROP TABLE looked_up_papers")
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 2}")
+        # Every table from the feedback migrations on (later migrations included) goes.
+        for table in ("feedback", "looked_up_papers", "profile_runs", "notices",
+                      "subscriptions", "settings"):
+            db.execute(f"DROP TABLE {table}")
+        before = [step.__name__ for step in MIGRATIONS].index("_looked_up_papers")
+        db.execute(f"PRAGMA user_version = {before}")
     with Store.open(path) as store:
         store.set_feedback("nlp", "2611.00001", -1, now=NOW)
         assert [(p.arxiv_id, label) for p, label in store.feedback("nlp")] == [
