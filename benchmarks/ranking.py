@@ -132,7 +132,10 @@ def category_task(draws: int) -> Task:
         for draw in range(draws):
             rng = random.Random(f"{category}/{draw}")
             seeds = tuple(str(r["id"]) for r in rng.sample(early, SEEDS_PER_CATEGORY))
-            judged: dict[str, bool] = {}
+            judged = {
+                str(r["id"]): category in r["categories"]  # type: ignore[operator]
+                for d in seed_days for r in listings[d] if str(r["id"]) not in seeds
+            }
             for day in ranked_days:
                 relevant = frozenset(
                     str(r["id"]) for r in listings[day] if category in r["categories"]  # type: ignore[operator]
@@ -262,6 +265,28 @@ def project_method(day: Day, query: Query) -> list[str]:
     return [_id(r.paper) for r in ranked]
 
 
+def feedback_method(labels: int) -> Method:
+    """The project's ranker after ``labels`` `digest feedback` labels: the simulated reader
+    rated the papers of earlier days that looked most like their seeds (the top of their
+    earlier digests), liking the relevant ones."""
+
+    def method(day: Day, query: Query) -> list[str]:
+        name = _profile_name(query, labels)
+        _, matrix, rows = day.aslite_features()
+        centroid = np.asarray(matrix[[rows[s] for s in query.seeds if s in rows]].mean(axis=0))
+        judged = [key for key in query.judged_before if key in rows]
+        similarity = matrix[[rows[key] for key in judged]] @ centroid.ravel()
+        for index in np.argsort(-similarity, kind="stable")[:labels]:
+            key = judged[index]
+            day.store.set_feedback(name, key, 1 if query.judged_before[key] else -1,
+                                   now=_noon(day.day))
+        _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
+                             now=_noon(day.day), ranker=day.project_ranker)
+        return [_id(r.paper) for r in ranked]
+
+    return method
+
+
 def _by_score(pool: Sequence[Paper], scores: np.ndarray) -> list[str]:
     order = sorted(range(len(pool)), key=lambda i: (-float(scores[i]), _id(pool[i])))
     return [_id(pool[i]) for i in order]
@@ -278,20 +303,22 @@ def _noon(day: date) -> datetime:
 # --- running a task through the public path --------------------------------------------------
 
 
-def _profile_name(query: Query) -> str:
+def _profile_name(query: Query, feedback: int = 0) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in query.name.lower())
-    return f"{slug}-d{query.draw}-{query.day.isoformat()}"
+    return f"{slug}-d{query.draw}-{query.day.isoformat()}-f{feedback}"
 
 
-def write_config(directory: Path, queries: Sequence[Query]) -> Path:
-    """The YAML a user would write: one profile per query, seeds and keywords, file source."""
+def write_config(directory: Path, queries: Sequence[Query], feedback: Sequence[int]) -> Path:
+    """The YAML a user would write: one profile per query, seeds and keywords, file source
+    (and a copy of each profile per feedback row, whose labels the benchmark adds)."""
     profiles = {}
     for query in queries:
         interest: dict[str, object] = {"name": query.name, "seeds": list(query.seeds)}
         if query.keywords:
             interest["keywords"] = list(query.keywords)
-        profiles[_profile_name(query)] = {"interests": [interest], "min_score": 0,
-                                          "max_papers": 500}
+        for labels in (0, *feedback):
+            profiles[_profile_name(query, labels)] = {
+                "interests": [interest], "min_score": 0, "max_papers": 500}
     config = {
         "database": str(directory / "bench.sqlite"),
         "outbox": str(directory / "outbox"),
@@ -306,12 +333,14 @@ def write_config(directory: Path, queries: Sequence[Query]) -> Path:
     return path
 
 
-def run_task(task: Task, methods: dict[str, Method]) -> dict[str, list[tuple[float, float]]]:
+def run_task(
+    task: Task, methods: dict[str, Method], feedback: Sequence[int] = ()
+) -> dict[str, list[tuple[float, float]]]:
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         (directory / "listings").mkdir()
-        config = load_config(write_config(directory, task.queries))
+        config = load_config(write_config(directory, task.queries, feedback))
         client = HttpClient(user_agent="benchmark")  # file sources only: never used
         with Store.open(config.database) as store:
             days = sorted(task.listings)
@@ -365,6 +394,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--draws", type=int, default=3, help="seed draws per category")
     parser.add_argument("--task", choices=["categories", "tags", "both"], default="both")
+    parser.add_argument("--feedback", default="10,30",
+                        help="feedback rows: numbers of labels, comma-separated ('' for none)")
     args = parser.parse_args()
     if not LABELED.is_dir():
         print(f"labelled fixtures not found at {LABELED}", file=sys.stderr)
@@ -375,6 +406,9 @@ def main() -> int:
         "arxiv-sanity-lite": aslite_method,
         "project": project_method,
     }
+    feedback = [int(n) for n in args.feedback.split(",") if n.strip()]
+    for labels in feedback:
+        methods[f"project + {labels} feedback labels"] = feedback_method(labels)
     tasks = []
     if args.task in ("categories", "both"):
         tasks.append(category_task(args.draws))
@@ -382,7 +416,7 @@ def main() -> int:
         tasks.append(frontpage_task())
     for task in tasks:
         start = time.perf_counter()
-        results = run_task(task, methods)
+        results = run_task(task, methods, feedback)
         report(task, results, time.perf_counter() - start)
     return 0
 

@@ -117,6 +117,31 @@ def _topical_columns(matrix: sparse.csr_matrix, share: float, *, rare: int) -> n
         np.float32)
 
 
+def _centroid_cosines(
+    rows: sparse.csr_matrix, papers_t: sparse.csr_matrix
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cosine with each paper, and the cosine of the rows' centroid with each paper.
+
+    Both without a dense vocabulary-sized centroid: the centroid's cosine is the sum of the
+    rows' dot products over the norm of their sum, and that norm comes from their Gram matrix.
+    """
+    per_row = (rows @ papers_t).toarray()
+    _, position = np.unique(rows.indices, return_inverse=True)
+    norm = float(np.linalg.norm(np.bincount(position, weights=rows.data)))
+    return per_row, (per_row.sum(axis=0) / norm if norm else per_row.sum(axis=0))
+
+
+def _gram(rows: sparse.csr_matrix) -> np.ndarray:
+    """Dot products of a few rows with each other, done over the words they use only (a
+    transpose over the whole vocabulary would cost more than the product)."""
+    used = rows[:, np.unique(rows.indices)]
+    return (used @ used.T).toarray()
+
+
+def _normalised(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    return normalize(rows, copy=False) if rows.shape[0] else rows
+
+
 def _centroid(rows: sparse.csr_matrix) -> np.ndarray:
     """The normalised mean of some (already normalised) rows, as a dense vector."""
     mean = np.asarray(rows.mean(axis=0), dtype=np.float32).ravel()
@@ -124,14 +149,41 @@ def _centroid(rows: sparse.csr_matrix) -> np.ndarray:
     return mean / norm if norm else mean
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Vectors:
-    """Candidates as the ranker sees them: rows of three matrices and folded text."""
+    """Papers as the ranker sees them: rows of three matrices, and their folded text."""
 
     words: sparse.csr_matrix  # full TF-IDF: keyword cosines
     topics: sparse.csr_matrix  # common words dropped, renormalised: seeds, feedback
     titles: sparse.csr_matrix  # title words only
-    folded: list[str]
+    folded: Sequence[str]
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+    @functools.cached_property
+    def transposed(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
+        """words, topics and titles as word x paper matrices: a few query rows times these
+        cost only as much as the papers that share the queries' words."""
+        return (self.words.T.tocsr(), self.topics.T.tocsr(), self.titles.T.tocsr())
+
+
+class _FoldedTexts(Sequence[str]):
+    """The folded text of each of some papers, made when first asked for (phrase and
+    exclude checks need only a few of them)."""
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self._papers = papers
+        self._texts: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._papers)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        if index not in self._texts:
+            paper = self._papers[index]
+            self._texts[index] = _fold(f"{paper.title} {paper.abstract}")
+        return self._texts[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +195,7 @@ class _Part:
     seeds: np.ndarray  # candidates
     neighbours: np.ndarray  # candidates
     seed_papers: tuple[Paper, ...]
-    seed_rows: sparse.csr_matrix | None
+    closest: np.ndarray | None  # per candidate, the index of the seed it is most like
     categories: tuple[str, ...]
 
     @property
@@ -152,41 +204,45 @@ class _Part:
 
 
 class Ranker:
-    """Word weights learnt from a corpus; ranks any number of profiles against candidates."""
+    """Word weights learnt from a corpus; ranks any number of profiles against candidates.
+
+    A Ranker lives for one run. Every paper it meets (the corpus at fit time, then candidates
+    and seeds) is vectorised once and kept, however many profiles rank it: the text analysis
+    is most of the cost.
+    """
 
     def __init__(self, corpus: Sequence[Paper]) -> None:
         texts = [paper_text(paper) for paper in corpus]
         self._words = _fit(texts)
         self._titles = _fit([paper.title for paper in corpus])
-        words = self._words.transform(texts) if corpus else None
-        titles = self._titles.transform([p.title for p in corpus]) if corpus else None
-        empty_words = sparse.csr_matrix((0, len(self._words.vocabulary_)), dtype=np.float32)
-        empty_titles = sparse.csr_matrix((0, len(self._titles.vocabulary_)), dtype=np.float32)
-        self._topical = _topical_columns(words if words is not None else empty_words,
-                                         COMMON_SHARE, rare=2)
-        self._topical_titles = _topical_columns(
-            titles if titles is not None else empty_titles, COMMON_SHARE_TITLES, rare=1)
-        # The corpus, kept for category neighbours and as background for feedback models.
-        self._corpus = tuple(corpus)
-        self._corpus_rows = {paper.key: row for row, paper in enumerate(corpus)}
-        self._corpus_topics = self._topics(words) if words is not None else empty_words
-        self._corpus_titles = self._title_rows(titles) if titles is not None else empty_titles
+        words = self._words.transform(texts) if corpus else self._empty(self._words)
+        titles = (self._titles.transform([p.title for p in corpus]) if corpus
+                  else self._empty(self._titles))
+        self._topical = _topical_columns(words, COMMON_SHARE, rare=2)
+        self._topical_titles = _topical_columns(titles, COMMON_SHARE_TITLES, rare=1)
+        self._corpus_size = len(corpus)
+        self._papers: list[Paper] = list(corpus)
+        self._rows = {paper.key: row for row, paper in enumerate(corpus)}
+        self._all = _Vectors(words, self._topics(words), self._title_rows(titles),
+                             _FoldedTexts(self._papers))
         self._by_category: dict[str, list[int]] = {}
         for row, paper in enumerate(corpus):
             for category in paper.categories:
                 self._by_category.setdefault(category, []).append(row)
-        # Candidates are vectorised once per Ranker, however many profiles rank them: the
-        # text analysis is most of the cost. Keyed by paper key; a Ranker lives for one run.
-        self._rows: dict[str, int] = {}
-        self._cache = _Vectors(empty_words, empty_words, empty_titles, [])
+        self._last: tuple[tuple[str, ...], _Vectors] | None = None
         self._neighbour_cache: dict[
-            tuple[frozenset[str], frozenset[str]], tuple[tuple[np.ndarray, np.ndarray] | None]
+            tuple[frozenset[str], frozenset[str]], tuple[np.ndarray, np.ndarray] | None
         ] = {}
         self._feature_names: np.ndarray | None = None
+        self._queries: dict[str, sparse.csr_matrix] = {}
 
     @classmethod
     def fit(cls, corpus: Sequence[Paper]) -> Ranker:
         return cls(corpus)
+
+    @staticmethod
+    def _empty(vectorizer: TfidfVectorizer) -> sparse.csr_matrix:
+        return sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32)
 
     # --- public ---------------------------------------------------------------------------
 
@@ -206,124 +262,138 @@ class Ranker:
         """
         if not candidates:
             return []
-        vectors = self._vectors(candidates)
-        token = frozenset(paper.key for paper in candidates)
-        parts = [self._interest(interest, vectors, seeds, token) for interest in profile.interests]
+        keys = tuple(paper.key for paper in candidates)
+        vectors = self._candidates(candidates, keys)
+        token = frozenset(keys)
+        queries = self._keyword_queries(profile)
+        parts = [self._interest(interest, vectors, seeds, token, queries)
+                 for interest in profile.interests]
         totals = np.vstack([part.total for part in parts])
         best = totals.argmax(axis=0)
         score = totals[best, np.arange(len(candidates))]
         extras, model = self._extras(profile, candidates, vectors, feedback)
-        score = score + sum(extras.values(), np.zeros(len(candidates), dtype=np.float32))
+        for extra in extras.values():
+            score = score + extra
         blocked = self._blocked(profile, candidates, vectors)
-        score = np.where(blocked, 0.0, score)
-        order = sorted(range(len(candidates)),
-                       key=lambda i: (-round(float(score[i]), 9), candidates[i].key))
+        score = np.where(blocked, 0.0, np.round(score, 9))
+        # Best first; equal scores in key order (lexsort sorts by its last key first).
+        order = np.lexsort((np.array(keys), -score))
         if limit is not None:
             order = order[:limit]
         ranked = [
-            self._explain(profile, candidates[i], i, parts[best[i]], extras, model, vectors,
-                          blocked[i])
+            self._explain(profile, candidates[i], int(i), parts[best[i]], extras, model,
+                          vectors, blocked[i])
             for i in order
         ]
         ranked.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
         return ranked
 
     def select_for_edition(self, ranked: Sequence[Ranked], profile: Profile) -> list[Ranked]:
-        """The papers an edition carries: at most ``max_papers`` of the eligible ones, without near
-        duplicates (the same work listed twice, a paper and its dataset twin), and with each
-        interest given a fair share when a profile has several."""
-        self._vectors([r.paper for r in ranked])
+        """The papers an edition carries: at most ``max_papers`` of the eligible ones, without
+        near duplicates (the same work listed twice, a paper and its dataset twin), and with
+        each interest given a fair share when a profile has several."""
         eligible = eligible_papers(ranked, profile)
-        chosen: list[Ranked] = []
+        if not eligible:
+            return []
+        alike = _gram(self._vectors([r.paper for r in eligible]).words) > NEAR_DUPLICATE
+        chosen: list[int] = []
         share = profile.max_papers // max(1, len(profile.interests))
         taken: dict[str | None, int] = {}
         # First each interest's best up to its share, then the rest by score.
-        for pass_ in ("share", "rest"):
-            for item in eligible:
+        for fair_share in (len(profile.interests) > 1, False):
+            for index, item in enumerate(eligible):
                 if len(chosen) >= profile.max_papers:
                     break
-                if item in chosen:
+                if index in chosen or (fair_share and taken.get(item.interest, 0) >= share):
                     continue
-                if pass_ == "share" and (len(profile.interests) < 2
-                                         or taken.get(item.interest, 0) >= share):
+                if any(alike[index, other] for other in chosen):
                     continue
-                if self._repeats(item.paper, [c.paper for c in chosen]):
-                    continue
-                chosen.append(item)
+                chosen.append(index)
                 taken[item.interest] = taken.get(item.interest, 0) + 1
-        chosen.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
-        return chosen
+        return [eligible[index] for index in sorted(chosen)]
 
     # --- vectors --------------------------------------------------------------------------
 
     def _topics(self, words: sparse.csr_matrix) -> sparse.csr_matrix:
-        return normalize(words.multiply(self._topical).tocsr(), copy=False)
+        return _normalised(words.multiply(self._topical).tocsr())
 
     def _title_rows(self, titles: sparse.csr_matrix) -> sparse.csr_matrix:
-        return normalize(titles.multiply(self._topical_titles).tocsr(), copy=False)
+        return _normalised(titles.multiply(self._topical_titles).tocsr())
 
     def _vectors(self, papers: Sequence[Paper]) -> _Vectors:
-        """The rows of ``papers``, computing only those not seen before."""
+        return self._select(self._row_numbers(papers))
+
+    def _candidates(self, papers: Sequence[Paper], keys: tuple[str, ...]) -> _Vectors:
+        """The candidates' rows; profiles of one run usually share them, so the last set is
+        kept."""
+        if self._last is None or self._last[0] != keys:
+            self._last = (keys, self._vectors(papers))
+        return self._last[1]
+
+    def _row_numbers(self, papers: Sequence[Paper]) -> np.ndarray:
+        """Row numbers of ``papers``, vectorising those not seen before."""
         missing = list({p.key: p for p in papers if p.key not in self._rows}.values())
         if missing:
             words = self._words.transform([paper_text(paper) for paper in missing])
             titles = self._titles.transform([paper.title for paper in missing])
-            cache = self._cache
-            self._cache = _Vectors(
-                sparse.vstack([cache.words, words], format="csr"),
-                sparse.vstack([cache.topics, self._topics(words)], format="csr"),
-                sparse.vstack([cache.titles, self._title_rows(titles)], format="csr"),
-                cache.folded + [_fold(f"{p.title} {p.abstract}") for p in missing],
+            self._all = _Vectors(
+                sparse.vstack([self._all.words, words], format="csr"),
+                sparse.vstack([self._all.topics, self._topics(words)], format="csr"),
+                sparse.vstack([self._all.titles, self._title_rows(titles)], format="csr"),
+                self._all.folded,
             )
             for paper in missing:
-                self._rows[paper.key] = len(self._rows)
-        rows = [self._rows[paper.key] for paper in papers]
-        return _Vectors(self._cache.words[rows], self._cache.topics[rows],
-                        self._cache.titles[rows], [self._cache.folded[row] for row in rows])
+                self._rows[paper.key] = len(self._papers)
+                self._papers.append(paper)
+        return np.array([self._rows[paper.key] for paper in papers], dtype=np.int64)
 
-    def _repeats(self, paper: Paper, chosen: Sequence[Paper]) -> bool:
-        if not chosen:
-            return False
-        rows = [self._rows[p.key] for p in chosen]
-        similarity = self._cache.words[rows] @ self._cache.words[self._rows[paper.key]].T
-        return bool(similarity.toarray().max() > NEAR_DUPLICATE)
+    def _select(self, rows: np.ndarray) -> _Vectors:
+        return _Vectors(self._all.words[rows], self._all.topics[rows], self._all.titles[rows],
+                        _Subset(self._all.folded, rows))
+
+    def _keyword_queries(self, profile: Profile) -> dict[str, sparse.csr_matrix]:
+        """Every keyword of the profile as a query vector, in one pass of the vectoriser."""
+        keywords = list(dict.fromkeys(k for interest in profile.interests
+                                      for k in interest.keywords))
+        new = [keyword for keyword in keywords if keyword not in self._queries]
+        if new:
+            matrix = self._words.transform(new)
+            self._queries.update((keyword, matrix[row]) for row, keyword in enumerate(new))
+        return self._queries
 
     # --- one interest ---------------------------------------------------------------------
 
     def _interest(
         self, interest: Interest, vectors: _Vectors, seeds: Mapping[str, Paper],
-        token: frozenset[str],
+        token: frozenset[str], queries: Mapping[str, sparse.csr_matrix],
     ) -> _Part:
         seed_papers = tuple(seeds[seed] for seed in interest.seeds if seed in seeds)
-        n = len(vectors.folded)
+        n = len(vectors)
         seed_scores = np.zeros(n, dtype=np.float32)
         neighbours = np.zeros(n, dtype=np.float32)
-        seed_rows = None
+        closest = None
         categories: tuple[str, ...] = ()
         if seed_papers:
-            seed_vectors = self._vectors(seed_papers)
-            seed_rows = seed_vectors.topics
-            seed_scores = interest.weight * self._likeness(
-                seed_vectors.topics, seed_vectors.titles, vectors)
+            rows = self._row_numbers(seed_papers)
+            _, topics_t, titles_t = vectors.transposed
+            per_seed, seed_scores = _centroid_cosines(self._all.topics[rows], topics_t)
+            _, title_scores = _centroid_cosines(self._all.titles[rows], titles_t)
+            seed_scores = interest.weight * (seed_scores + TITLE_WEIGHT * title_scores)
+            closest = per_seed.argmax(axis=0)
             categories = self._enriched(seed_papers)
             found = self._neighbours(categories, token) if categories else None
             if found is not None:
                 neighbours = interest.weight * (
                     vectors.topics @ found[0] + TITLE_WEIGHT * (vectors.titles @ found[1]))
         keyword_weight = interest.weight / math.sqrt(max(1, len(seed_papers)))
-        keywords = self._keyword_matrix(interest.keywords, vectors) * keyword_weight
-        return _Part(interest, keywords, np.asarray(seed_scores).ravel(),
+        keywords = self._keyword_matrix(interest.keywords, vectors, queries) * keyword_weight
+        return _Part(interest, keywords, np.asarray(seed_scores, dtype=np.float32).ravel(),
                      np.asarray(neighbours, dtype=np.float32).ravel(), seed_papers,
-                     seed_rows, categories)
-
-    def _likeness(self, topics: sparse.csr_matrix, titles: sparse.csr_matrix,
-                  vectors: _Vectors) -> np.ndarray:
-        return vectors.topics @ _centroid(topics) + TITLE_WEIGHT * (
-            vectors.titles @ _centroid(titles))
+                     closest, categories)
 
     def _enriched(self, seed_papers: Sequence[Paper]) -> tuple[str, ...]:
         """Categories on most seeds that are much rarer in the store than among the seeds."""
-        total = len(self._corpus)
+        total = self._corpus_size
         if total < COMMON_MIN_CORPUS:
             return ()
         counts: dict[str, int] = {}
@@ -345,23 +415,26 @@ class Ranker:
         if key not in self._neighbour_cache:
             rows = sorted({
                 row for category in categories for row in self._by_category.get(category, ())
-                if self._corpus[row].key not in token
+                if self._papers[row].key not in token
             })
             self._neighbour_cache[key] = (
-                (_centroid(self._corpus_topics[rows]), _centroid(self._corpus_titles[rows]))
-                if len(rows) >= MIN_NEIGHBOURS else None,
+                (_centroid(self._all.topics[rows]), _centroid(self._all.titles[rows]))
+                if len(rows) >= MIN_NEIGHBOURS else None
             )
-        return self._neighbour_cache[key][0]
+        return self._neighbour_cache[key]
 
-    def _keyword_matrix(self, keywords: Sequence[str], vectors: _Vectors) -> np.ndarray:
+    def _keyword_matrix(self, keywords: Sequence[str], vectors: _Vectors,
+                        queries: Mapping[str, sparse.csr_matrix]) -> np.ndarray:
         """Keyword x candidate contributions: cosine times how much of the phrase occurs."""
-        result = np.zeros((len(keywords), len(vectors.folded)), dtype=np.float32)
         if not keywords:
-            return result
-        sims = (self._words.transform(list(keywords)) @ vectors.words.T).tocoo()
-        for row, column, value in zip(sims.row, sims.col, sims.data, strict=True):
-            result[row, column] = value * _phrase_share(keywords[row], vectors.folded[column])
-        return result
+            return np.zeros((0, len(vectors)), dtype=np.float32)
+        words_t = vectors.transposed[0]
+        sims = (sparse.vstack([queries[k] for k in keywords]) @ words_t).toarray()
+        for row, keyword in enumerate(keywords):
+            if len(_fold_keyword(keyword).split()) > 1:  # one word: the cosine says it all
+                for column in np.flatnonzero(sims[row]):
+                    sims[row, column] *= _phrase_share(keyword, vectors.folded[column])
+        return sims.astype(np.float32, copy=False)
 
     # --- the rest of a profile ------------------------------------------------------------
 
@@ -401,8 +474,8 @@ class Ranker:
         labels = np.array([1 if label > 0 else 0 for _, label in feedback])
         weights = np.ones(len(labels))
         if labels.min() == labels.max():
-            step = max(1, len(self._corpus) // FEEDBACK_BACKGROUND)
-            background = self._corpus_topics[::step][:FEEDBACK_BACKGROUND]
+            step = max(1, self._corpus_size // FEEDBACK_BACKGROUND)
+            background = self._all.topics[: self._corpus_size : step][:FEEDBACK_BACKGROUND]
             if background.shape[0] == 0:
                 return None
             rows = sparse.vstack([rows, background], format="csr")
@@ -437,7 +510,9 @@ class Ranker:
         reasons = _keyword_reasons(part.interest, part.keywords[:, column],
                                    vectors.folded[column])
         if part.seeds[column] > 0:
-            reasons.append(self._seed_reason(part, vectors, column))
+            assert part.closest is not None
+            reasons.append(_seed_reason(part, int(part.closest[column]),
+                                        float(part.seeds[column])))
         if part.neighbours[column] > 0:
             reasons.append(Reason(
                 "seed", f"like stored {', '.join(part.categories)} papers, as your seeds are",
@@ -455,16 +530,6 @@ class Ranker:
         return Ranked(paper=paper, score=score,
                       interest=interest if interest_score > 0 else None, reasons=tuple(reasons))
 
-    def _seed_reason(self, part: _Part, vectors: _Vectors, column: int) -> Reason:
-        assert part.seed_rows is not None
-        closest = int((part.seed_rows @ vectors.topics[column].T).toarray().argmax())
-        seed = part.seed_papers[closest]
-        title = seed.title if len(seed.title) <= 60 else seed.title[:57].rstrip() + "…"
-        others = len(part.seed_papers) - 1
-        more = f" and {others} more" if others else ""
-        return Reason("seed", f"like seed {seed.arxiv_id} “{title}”{more}",
-                      float(part.seeds[column]))
-
     def _feedback_reason(self, model: np.ndarray, vectors: _Vectors, column: int,
                          weight: float) -> Reason:
         """Name the words that moved the learnt score most, in the direction it went."""
@@ -477,6 +542,27 @@ class Ranker:
                  if direction * terms.data[i] > 0]
         label = "learnt from your likes" if weight > 0 else "learnt from your dislikes"
         return Reason("feedback", f"{label}: {', '.join(words) or 'overall'}", weight)
+
+
+class _Subset(Sequence[str]):
+    """Some rows of a lazily folded sequence, by position."""
+
+    def __init__(self, texts: Sequence[str], rows: np.ndarray) -> None:
+        self._texts, self._rows = texts, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._texts[int(self._rows[index])]
+
+
+def _seed_reason(part: _Part, closest: int, weight: float) -> Reason:
+    seed = part.seed_papers[closest]
+    title = seed.title if len(seed.title) <= 60 else seed.title[:57].rstrip() + "…"
+    others = len(part.seed_papers) - 1
+    more = f" and {others} more" if others else ""
+    return Reason("seed", f"like seed {seed.arxiv_id} “{title}”{more}", weight)
 
 
 def _keyword_reasons(interest: Interest, contributions: np.ndarray,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from digest.config import Profile
@@ -138,3 +139,75 @@ def test_a_category_boost_alone_does_not_put_a_paper_in_the_edition() -> None:
 def test_a_corpus_without_usable_words_still_ranks() -> None:
     tiny = make("2611.00007", "A", "")
     assert Ranker.fit([tiny]).rank(profile(), [tiny], seeds={})[0].score == 0
+
+
+# --- feedback, diversity, popularity --------------------------------------------------------
+
+AGENT = make("2611.00011", "Tool-using language model agents",
+             "Agents built on language models call tools and browse the web.")
+AGENT_TWIN = make("2611.00012", "Tool-using language model agents: the dataset",
+                  "Agents built on language models call tools and browse the web; the data.")
+EVAL = make("2611.00013", "Evaluating language model agents",
+            "A benchmark for agents that use tools, with language models as judges.")
+LM_CORPUS = [*CORPUS, AGENT, AGENT_TWIN, EVAL]
+
+
+def lm_profile(**settings: object) -> Profile:
+    return Profile.model_validate(
+        {"interests": [{"name": "LM", "keywords": ["language models"]}], **settings})
+
+
+def test_feedback_labels_move_liked_topics_up_and_say_which_words() -> None:
+    ranker = Ranker.fit(LM_CORPUS)
+    before = ranker.rank(lm_profile(), LM_CORPUS, seeds={})
+    liked = [(AGENT, 1), (EVAL, 1), (JUDGE, -1)]
+    after = ranker.rank(lm_profile(), LM_CORPUS, seeds={}, feedback=liked)
+    twin = next(r for r in after if r.paper == AGENT_TWIN)
+    assert twin.score > next(r for r in before if r.paper == AGENT_TWIN).score
+    learnt = [reason for reason in twin.reasons if reason.kind == "feedback"]
+    assert learnt and learnt[0].weight > 0 and "learnt from your likes" in learnt[0].text
+    judge = next(r for r in after if r.paper == JUDGE)
+    assert judge.score < next(r for r in before if r.paper == JUDGE).score
+    for item in after:
+        assert abs(item.score - sum(reason.weight for reason in item.reasons)) < 1e-5
+
+
+def test_two_labels_are_not_yet_a_model() -> None:
+    ranker = Ranker.fit(LM_CORPUS)
+    ranked = ranker.rank(lm_profile(), LM_CORPUS, seeds={}, feedback=[(AGENT, 1), (EVAL, 1)])
+    assert not any(reason.kind == "feedback" for r in ranked for reason in r.reasons)
+
+
+def test_an_edition_drops_near_duplicates() -> None:
+    ranker = Ranker.fit(LM_CORPUS)
+    settings = Profile.model_validate({"interests": [{"name": "Agents", "keywords": ["agents"]}],
+                                       "min_score": 0})
+    chosen = ranker.select_for_edition(ranker.rank(settings, LM_CORPUS, seeds={}), settings)
+    keys = {r.paper.key for r in chosen}
+    assert len(keys & {AGENT.key, AGENT_TWIN.key}) == 1
+    assert EVAL.key in keys
+
+
+def test_each_interest_gets_a_fair_share_of_a_short_edition() -> None:
+    settings = Profile.model_validate({
+        "interests": [{"name": "LM", "keywords": ["language models", "agents", "tools"]},
+                      {"name": "Robots", "keywords": ["quadruped"]}],
+        "max_papers": 2, "min_score": 0,
+    })
+    ranker = Ranker.fit(LM_CORPUS)
+    ranked = ranker.rank(settings, LM_CORPUS, seeds={})
+    assert [r.interest for r in ranked[:2]] == ["LM", "LM"]  # by score alone, no robots
+    chosen = ranker.select_for_edition(ranked, settings)
+    assert sorted(r.interest for r in chosen) == ["LM", "Robots"]
+
+
+def test_upvotes_count_only_when_the_profile_asks() -> None:
+    popular = replace(make("2611.00014", "Language models that plan",
+                           "Language models plan steps."), upvotes=120)
+    ranker = Ranker.fit([*LM_CORPUS, popular])
+    plain = ranker.rank(lm_profile(), [popular], seeds={})[0]
+    boosted = ranker.rank(lm_profile(upvote_weight=0.5), [popular], seeds={})[0]
+    assert not any(reason.kind == "popular" for reason in plain.reasons)
+    assert ("popular", "120 upvotes on Hugging Face", 0.5) in [
+        (r.kind, r.text, round(r.weight, 6)) for r in boosted.reasons]
+    assert abs(boosted.score - plain.score - 0.5) < 1e-6
