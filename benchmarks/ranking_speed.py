@@ -13,7 +13,8 @@ Printed for each step: wall time, throughput and the process's peak resident mem
 (getrusage; tracemalloc is left off because it slows this workload several-fold):
 
 * fit:       Ranker.fit on the corpus (once per run in `digest run` / `digest serve`)
-* rank:      ranker.rank(..., limit=100) + select_for_edition for every profile
+* rank:      ranker.rank(..., limit=2 * max_papers + 10) + select_for_edition for every
+             profile, as `digest run` does
 * baseline:  arxiv-sanity-lite's method for the same profiles: its TF-IDF on the corpus, then
              one LinearSVC(C=0.01, balanced) per profile over all known papers. Training
              every profile takes hours, so --svm-sample profiles are timed and the total
@@ -126,7 +127,7 @@ def main() -> int:
         kept = 0
         for profile in chosen:
             seeds = {s: by_id[s] for i in profile.interests for s in i.seeds}
-            ranked = ranker.rank(profile, new, seeds=seeds, limit=100)
+            ranked = ranker.rank(profile, new, seeds=seeds, limit=2 * profile.max_papers + 10)
             kept += len(ranker.select_for_edition(ranked, profile))
         return kept
 

@@ -227,7 +227,7 @@ def next_edition(
     fresh = [paper for paper in candidates if paper.key not in received]
     # Enough to leave room for near-duplicates and each interest's share.
     ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile),
-                         feedback=store.feedback(name), limit=4 * profile.max_papers)
+                         feedback=store.feedback(name), limit=2 * profile.max_papers + 10)
     return Edition(
         profile=name,
         date=latest,

@@ -134,7 +134,9 @@ def _centroid_cosines(
 def _gram(rows: sparse.csr_matrix) -> np.ndarray:
     """Dot products of a few rows with each other, done over the words they use only (a
     transpose over the whole vocabulary would cost more than the product)."""
-    used = rows[:, np.unique(rows.indices)]
+    columns, compact = np.unique(rows.indices, return_inverse=True)
+    used = sparse.csr_matrix((rows.data, compact, rows.indptr),
+                             shape=(rows.shape[0], len(columns)))
     return (used @ used.T).toarray()
 
 
@@ -229,7 +231,7 @@ class Ranker:
         for row, paper in enumerate(corpus):
             for category in paper.categories:
                 self._by_category.setdefault(category, []).append(row)
-        self._last: tuple[tuple[str, ...], _Vectors] | None = None
+        self._last: tuple[Sequence[Paper], tuple[str, ...], _Vectors] | None = None
         self._neighbour_cache: dict[
             tuple[frozenset[str], frozenset[str]], tuple[np.ndarray, np.ndarray] | None
         ] = {}
@@ -258,12 +260,12 @@ class Ranker:
         """Candidates with their scores and reasons, best first, ties broken by key.
 
         ``limit`` keeps only the best so many (reasons are built only for those); ``feedback``
-        is the profile's (paper, +1 like / -1 dislike) labels.
+        is the profile's (paper, +1 like / -1 dislike) labels. Successive calls with the same
+        candidates share their vectors, so do not change a list between calls.
         """
         if not candidates:
             return []
-        keys = tuple(paper.key for paper in candidates)
-        vectors = self._candidates(candidates, keys)
+        keys, vectors = self._candidates(candidates)
         token = frozenset(keys)
         queries = self._keyword_queries(profile)
         parts = [self._interest(interest, vectors, seeds, token, queries)
@@ -323,12 +325,17 @@ class Ranker:
     def _vectors(self, papers: Sequence[Paper]) -> _Vectors:
         return self._select(self._row_numbers(papers))
 
-    def _candidates(self, papers: Sequence[Paper], keys: tuple[str, ...]) -> _Vectors:
-        """The candidates' rows; profiles of one run usually share them, so the last set is
-        kept."""
-        if self._last is None or self._last[0] != keys:
-            self._last = (keys, self._vectors(papers))
-        return self._last[1]
+    def _candidates(self, papers: Sequence[Paper]) -> tuple[tuple[str, ...], _Vectors]:
+        """The candidates' keys and rows; profiles of one run usually share them (often the
+        very same list), so the last set is kept."""
+        if self._last is not None and self._last[0] is papers:
+            return self._last[1], self._last[2]
+        keys = tuple(paper.key for paper in papers)
+        if self._last is None or self._last[1] != keys:
+            self._last = (papers, keys, self._vectors(papers))
+        else:
+            self._last = (papers, keys, self._last[2])
+        return self._last[1], self._last[2]
 
     def _row_numbers(self, papers: Sequence[Paper]) -> np.ndarray:
         """Row numbers of ``papers``, vectorising those not seen before."""
@@ -431,10 +438,26 @@ class Ranker:
         words_t = vectors.transposed[0]
         sims = (sparse.vstack([queries[k] for k in keywords]) @ words_t).toarray()
         for row, keyword in enumerate(keywords):
-            if len(_fold_keyword(keyword).split()) > 1:  # one word: the cosine says it all
-                for column in np.flatnonzero(sims[row]):
-                    sims[row, column] *= _phrase_share(keyword, vectors.folded[column])
+            if len(_fold_keyword(keyword).split()) < 2:
+                continue  # one word: the cosine says it all
+            # Only papers with every word of the phrase can count; look at those only.
+            having = self._papers_with_all_words(keyword, words_t)
+            phrase = np.zeros(len(vectors), dtype=np.float32)
+            for column in having:
+                phrase[column] = _phrase_share(keyword, vectors.folded[column])
+            sims[row] *= phrase
         return sims.astype(np.float32, copy=False)
+
+    def _papers_with_all_words(self, keyword: str, words_t: sparse.csr_matrix) -> np.ndarray:
+        vocabulary = self._words.vocabulary_
+        columns = [vocabulary.get(token) for token in dict.fromkeys(_tokens(keyword))]
+        if not columns or None in columns:
+            return np.zeros(0, dtype=np.int64)
+        having = None
+        for column in columns:
+            found = words_t.indices[words_t.indptr[column] : words_t.indptr[column + 1]]
+            having = found if having is None else np.intersect1d(having, found)
+        return np.asarray(having)
 
     # --- the rest of a profile ------------------------------------------------------------
 
@@ -527,6 +550,8 @@ class Ranker:
                                                  float(extras["feedback"][column])))
         reasons.sort(key=lambda reason: -reason.weight)
         score = sum(reason.weight for reason in reasons)
+        if not reasons:
+            reasons.append(Reason("none", "matches no keyword, seed, author or boost", 0.0))
         return Ranked(paper=paper, score=score,
                       interest=interest if interest_score > 0 else None, reasons=tuple(reasons))
 

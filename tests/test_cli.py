@@ -84,6 +84,7 @@ def test_full_arxiv_feed_gives_exactly_its_new_and_cross_papers(
     assert len(ranked["papers"]) == 935
     top = ranked["papers"][0]
     assert top["score"] > 0 and top["reasons"] and {"id", "title", "score"} <= top.keys()
+    assert all(paper["reasons"] for paper in ranked["papers"])
     scores = [paper["score"] for paper in ranked["papers"]]
     assert scores == sorted(scores, reverse=True)
     same_date = digest("rank", "astro", "--date", "2024-11-28", "--json", "--limit", "0",

@@ -211,3 +211,48 @@ def test_upvotes_count_only_when_the_profile_asks() -> None:
     assert ("popular", "120 upvotes on Hugging Face", 0.5) in [
         (r.kind, r.text, round(r.weight, 6)) for r in boosted.reasons]
     assert abs(boosted.score - plain.score - 0.5) < 1e-6
+
+
+def _invented_corpus() -> list[Paper]:
+    """250 invented papers: 200 on images, 50 on robots (also listed in cs.RO)."""
+    vision = ["segmentation", "pixels", "image", "detector", "camera", "texture", "masks",
+              "depth", "video", "frames", "recognition", "photos"]
+    robots = ["gripper", "manipulation", "grasping", "locomotion", "actuators", "joints",
+              "trajectory", "controller", "legged", "arms", "torque", "embodied"]
+    papers = []
+    for number in range(250):
+        robot = number % 5 == 0
+        words = robots if robot else vision
+        picked = [words[(number * k) % len(words)] for k in (1, 3, 5, 7)]
+        papers.append(make(f"2610.{number:05d}", f"{picked[0].title()} and {picked[1]}",
+                           f"We study {' '.join(picked)} with {picked[2]} {picked[3]}.",
+                           categories=("cs.CV", "cs.RO") if robot else ("cs.CV",)))
+    return papers
+
+
+def test_seeds_sharing_a_rare_category_bring_in_its_stored_papers() -> None:
+    corpus = _invented_corpus()
+    seeds = {p.arxiv_id: p for p in corpus if "cs.RO" in p.categories}
+    chosen = list(seeds)[:6]
+    settings = Profile.model_validate({"interests": [{"name": "Robots", "seeds": chosen}]})
+    candidate = make("2611.00020", "Legged arms", "Torque control for legged arms.",
+                     categories=("cs.CV",))
+    ranked = Ranker.fit([*corpus, candidate]).rank(settings, [candidate], seeds=seeds)[0]
+    neighbours = [r for r in ranked.reasons if r.text.startswith("like stored")]
+    assert [(r.kind, r.text) for r in neighbours] == [
+        ("seed", "like stored cs.RO papers, as your seeds are")]
+    assert abs(ranked.score - sum(r.weight for r in ranked.reasons)) < 1e-6
+
+
+def test_a_candidates_own_categories_do_not_change_its_score() -> None:
+    corpus = _invented_corpus()
+    seeds = {p.arxiv_id: p for p in corpus if "cs.RO" in p.categories}
+    settings = Profile.model_validate(
+        {"interests": [{"name": "Robots", "seeds": list(seeds)[:6], "keywords": ["torque"]}]})
+    text = ("Legged arms", "Torque control for legged arms.")
+    plain = make("2611.00021", *text, categories=("cs.CV",))
+    listed = make("2611.00022", *text, categories=("cs.CV", "cs.RO"))
+    ranker = Ranker.fit([*corpus, plain, listed])
+    scores = {r.paper.arxiv_id: r.score
+              for r in ranker.rank(settings, [plain, listed], seeds=seeds)}
+    assert scores["2611.00021"] == scores["2611.00022"] > 0
