@@ -6,9 +6,11 @@ Scores come from TF-IDF vectors (scikit-learn) fitted on the stored corpus. For 
   the cosine between the two, counted only where the phrase occurs (half if its words occur
   apart). The more seeds an interest has, the less its keywords count (1/sqrt(seeds)): with
   many examples the examples say more than a few words do;
-* the seeds are one centroid over their topical words (words in more than 10% of the corpus
-  are dropped, as arxiv-sanity-lite does) and one over their title words; a paper scores its
-  cosine with the first plus 0.3 times its cosine with the second;
+* the seeds are one centroid over their topical words (words in more than 5% of the corpus,
+  or in one paper only, are dropped; arxiv-sanity-lite drops those in 10% of all of arXiv,
+  but our store is usually a few fields, where a word is generic sooner) and one over their
+  title words (10%); a paper scores its cosine with the first plus 0.3 times its cosine with
+  the second;
 * when most seeds share an arXiv category that is rare in the store, the stored papers of that
   category (never the candidates being ranked) form a second, broader centroid, counted the
   same way: "like recent cs.RO papers, where your seeds are";
@@ -47,8 +49,8 @@ BLOCKING_REASONS = frozenset({"exclude", "filter"})
 _MAX_KEYWORD_REASONS = 4
 _PHRASE_APART = 0.5  # a phrase whose words all occur, but not together, counts half
 TITLE_WEIGHT = 0.3  # title-to-title similarity, next to the whole text's
-COMMON_SHARE = 0.1  # words in more of the corpus than this say little about a topic...
-COMMON_SHARE_TITLES = 0.2
+COMMON_SHARE = 0.05  # words in more of the corpus than this say little about a topic...
+COMMON_SHARE_TITLES = 0.1
 COMMON_MIN_CORPUS = 200  # ...once the corpus is big enough to tell
 ENRICHED_SHARE = 0.5  # a category on at least half the seeds...
 ENRICHED_LIFT = 3.0  # ...and three times as common among them as in the store
