@@ -55,6 +55,7 @@ COMMON_MIN_CORPUS = 200  # ...once the corpus is big enough to tell
 ENRICHED_SHARE = 0.5  # a category on at least half the seeds...
 ENRICHED_LIFT = 3.0  # ...and three times as common among them as in the store
 MIN_NEIGHBOURS = 5
+NEIGHBOUR_CACHE = 16  # category centroids kept per run (profiles share candidates and seeds)
 MIN_FEEDBACK = 3  # labels before a profile's own model is trained
 FEEDBACK_WEIGHT = 1.0
 FEEDBACK_BACKGROUND = 200  # stored papers used as the "other" class beside the labels
@@ -422,6 +423,8 @@ class Ranker:
         """Centroids of the stored papers in ``categories``, leaving out the candidates."""
         key = (frozenset(categories), token)
         if key not in self._neighbour_cache:
+            if len(self._neighbour_cache) >= NEIGHBOUR_CACHE:
+                self._neighbour_cache.clear()  # entries are vocabulary-sized: keep a few
             rows = sorted({
                 row for category in categories for row in self._by_category.get(category, ())
                 if self._papers[row].key not in token
