@@ -24,6 +24,11 @@ Methods, each given the same store contents, seeds and pool:
 * project:  the digest ranker through its public path: profiles written as YAML, loaded by
   load_config, papers ingested by a ``file`` source, ranked by rank_day (what `digest rank`
   runs)
+* project, no category neighbours: the same with that feature off. It learns from the
+  categories of earlier days' stored papers, which on the category task are earlier days'
+  labels that the baselines do not get; this row compares on equal information. (On the
+  tags task the project also gets the tag's name as a keyword, which arxiv-sanity-lite's
+  method has no place for.)
 * project + N feedback: the same, after N simulated `digest feedback` labels on the top
   papers of earlier digests (never of the day being ranked)
 
@@ -215,6 +220,7 @@ class Day:
     pool: list[Paper]
     known: list[Paper]
     project_ranker: Ranker
+    _text_only: Ranker | None = None
     _aslite: tuple[TfidfVectorizer, object, dict[str, int]] | None = None
 
     def aslite_features(self) -> tuple[TfidfVectorizer, object, dict[str, int]]:
@@ -256,6 +262,20 @@ def aslite_method(day: Day, query: Query) -> list[str]:
     svm.fit(matrix, labels)
     scores = svm.decision_function(matrix[[rows[_id(p)] for p in day.pool]])
     return _by_score(day.pool, scores)
+
+
+def text_only_method(day: Day, query: Query) -> list[str]:
+    """The project's ranker with category neighbours off: seeds, titles and keywords only.
+
+    Category neighbours learn from the categories of earlier days' stored papers, which on
+    the category task are that task's labels for earlier days; the baselines get only the
+    seeds. This row is the comparison on equal information."""
+    if day._text_only is None:
+        day._text_only = Ranker.fit(day.known, neighbours=False)
+    name = _profile_name(query)
+    _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
+                         now=_noon(day.day), ranker=day._text_only)
+    return [_id(r.paper) for r in ranked]
 
 
 def project_method(day: Day, query: Query) -> list[str]:
@@ -405,6 +425,7 @@ def main() -> int:
         "centroid": centroid_method,
         "arxiv-sanity-lite": aslite_method,
         "project": project_method,
+        "project, no category neighbours": text_only_method,
     }
     feedback = [int(n) for n in args.feedback.split(",") if n.strip()]
     for labels in feedback:

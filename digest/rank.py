@@ -216,7 +216,8 @@ class Ranker:
     is most of the cost.
     """
 
-    def __init__(self, corpus: Sequence[Paper]) -> None:
+    def __init__(self, corpus: Sequence[Paper], *, neighbours: bool = True) -> None:
+        self._use_neighbours = neighbours
         texts = [paper_text(paper) for paper in corpus]
         self._words = _fit(texts)
         self._titles = _fit([paper.title for paper in corpus])
@@ -240,10 +241,13 @@ class Ranker:
         ] = {}
         self._feature_names: np.ndarray | None = None
         self._queries: dict[str, sparse.csr_matrix] = {}
+        self._counted: tuple[frozenset[str], dict[str, int]] | None = None
 
     @classmethod
-    def fit(cls, corpus: Sequence[Paper]) -> Ranker:
-        return cls(corpus)
+    def fit(cls, corpus: Sequence[Paper], *, neighbours: bool = True) -> Ranker:
+        """Learn word weights from ``corpus``; ``neighbours=False`` turns category neighbours
+        off (the benchmark measures the ranker with and without them)."""
+        return cls(corpus, neighbours=neighbours)
 
     @staticmethod
     def _empty(vectorizer: TfidfVectorizer) -> sparse.csr_matrix:
@@ -284,7 +288,7 @@ class Ranker:
         # Best first; equal scores in key order (lexsort sorts by its last key first).
         order = np.lexsort((np.array(keys), -score))
         if limit is not None:
-            order = order[:limit]
+            order = self._keep(order, limit, parts, score, keys)
         ranked = [
             self._explain(profile, candidates[i], int(i), parts[best[i]], extras, model,
                           vectors, blocked[i])
@@ -292,6 +296,18 @@ class Ranker:
         ]
         ranked.sort(key=lambda r: (-round(r.score, 9), r.paper.key))
         return ranked
+
+    @staticmethod
+    def _keep(order: np.ndarray, limit: int, parts: Sequence[_Part], score: np.ndarray,
+              keys: tuple[str, ...]) -> np.ndarray:
+        """The best ``limit`` papers, plus each interest's own best ``limit / interests``
+        (so a fair share per interest can still be made from them), best first."""
+        kept = set(order[:limit].tolist())
+        if len(parts) > 1:
+            each = max(1, limit // len(parts))
+            for part in parts:
+                kept.update(np.argsort(-part.total, kind="stable")[:each].tolist())
+        return np.array(sorted(kept, key=lambda i: (-score[i], keys[i])), dtype=np.int64)
 
     def select_for_edition(self, ranked: Sequence[Ranked], profile: Profile) -> list[Ranked]:
         """The papers an edition carries: at most ``max_papers`` of the eligible ones, without
@@ -309,8 +325,9 @@ class Ranker:
             for index, item in enumerate(eligible):
                 if len(chosen) >= profile.max_papers:
                     break
-                if index in chosen or (fair_share and taken.get(item.interest, 0) >= share):
-                    continue
+                if index in chosen or (fair_share and (
+                        item.interest is None or taken.get(item.interest, 0) >= share)):
+                    continue  # papers matching only an author are no interest's share
                 if any(alike[index, other] for other in chosen):
                     continue
                 chosen.append(index)
@@ -390,7 +407,7 @@ class Ranker:
             _, title_scores = _centroid_cosines(self._all.titles[rows], titles_t)
             seed_scores = interest.weight * (seed_scores + TITLE_WEIGHT * title_scores)
             closest = per_seed.argmax(axis=0)
-            categories = self._enriched(seed_papers)
+            categories = self._enriched(seed_papers, token) if self._use_neighbours else ()
             found = self._neighbours(categories, token) if categories else None
             if found is not None:
                 neighbours = interest.weight * (
@@ -401,9 +418,11 @@ class Ranker:
                      np.asarray(neighbours, dtype=np.float32).ravel(), seed_papers,
                      closest, categories)
 
-    def _enriched(self, seed_papers: Sequence[Paper]) -> tuple[str, ...]:
-        """Categories on most seeds that are much rarer in the store than among the seeds."""
-        total = self._corpus_size
+    def _enriched(self, seed_papers: Sequence[Paper], token: frozenset[str]) -> tuple[str, ...]:
+        """Categories on most seeds that are much rarer among the stored papers (the
+        candidates left out: their categories are never read) than among the seeds."""
+        among_candidates = self._candidate_categories(token)
+        total = self._corpus_size - among_candidates.get("", 0)
         if total < COMMON_MIN_CORPUS:
             return ()
         counts: dict[str, int] = {}
@@ -413,9 +432,23 @@ class Ranker:
         return tuple(sorted(
             category for category, count in counts.items()
             if count >= ENRICHED_SHARE * len(seed_papers)
-            and (count / len(seed_papers))
-            >= ENRICHED_LIFT * len(self._by_category.get(category, ())) / total
+            and (count / len(seed_papers)) >= ENRICHED_LIFT * (
+                len(self._by_category.get(category, ())) - among_candidates.get(category, 0)
+            ) / total
         ))
+
+    def _candidate_categories(self, token: frozenset[str]) -> dict[str, int]:
+        """How many stored papers among the candidates are in each category ("" = all)."""
+        if self._counted is None or self._counted[0] != token:
+            counts: dict[str, int] = {}
+            for key in token:
+                row = self._rows.get(key)
+                if row is not None and row < self._corpus_size:
+                    counts[""] = counts.get("", 0) + 1
+                    for category in set(self._papers[row].categories):
+                        counts[category] = counts.get(category, 0) + 1
+            self._counted = (token, counts)
+        return self._counted[1]
 
     def _neighbours(
         self, categories: tuple[str, ...], token: frozenset[str]
@@ -570,8 +603,10 @@ class Ranker:
         order = np.argsort(-direction * terms.data)[:3]
         words = [f"“{self._feature_names[terms.col[i]]}”" for i in order
                  if direction * terms.data[i] > 0]
-        label = "learnt from your likes" if weight > 0 else "learnt from your dislikes"
-        return Reason("feedback", f"{label}: {', '.join(words) or 'overall'}", weight)
+        # Said by direction, not by label: with likes only (or dislikes only) the model's
+        # other side is a sample of stored papers, not anything the reader said.
+        label = "your feedback favours" if weight > 0 else "your feedback disfavours"
+        return Reason("feedback", f"{label} {', '.join(words) or 'its words'}", weight)
 
 
 class _Subset(Sequence[str]):

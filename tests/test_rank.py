@@ -165,7 +165,7 @@ def test_feedback_labels_move_liked_topics_up_and_say_which_words() -> None:
     twin = next(r for r in after if r.paper == AGENT_TWIN)
     assert twin.score > next(r for r in before if r.paper == AGENT_TWIN).score
     learnt = [reason for reason in twin.reasons if reason.kind == "feedback"]
-    assert learnt and learnt[0].weight > 0 and "learnt from your likes" in learnt[0].text
+    assert learnt and learnt[0].weight > 0 and learnt[0].text.startswith("your feedback favours")
     judge = next(r for r in after if r.paper == JUDGE)
     assert judge.score < next(r for r in before if r.paper == JUDGE).score
     for item in after:
@@ -256,3 +256,52 @@ def test_a_candidates_own_categories_do_not_change_its_score() -> None:
     scores = {r.paper.arxiv_id: r.score
               for r in ranker.rank(settings, [plain, listed], seeds=seeds)}
     assert scores["2611.00021"] == scores["2611.00022"] > 0
+
+
+def _papers(prefix: str, count: int, title: str, abstract: str) -> list[Paper]:
+    return [make(f"2611.{prefix}{n:03d}", f"{title} {n}", f"{abstract} Variant {n}.")
+            for n in range(count)]
+
+
+def test_a_cut_ranking_still_holds_every_interests_best_papers() -> None:
+    alpha = _papers("1", 20, "Language models and agents", "Language models act as agents.")
+    beta = make("2611.20000", "Quadruped gaits", "A quadruped walks.")
+    settings = Profile.model_validate({
+        "interests": [{"name": "LM", "keywords": ["language models", "agents"]},
+                      {"name": "Robots", "keywords": ["quadruped"]}],
+        "max_papers": 2, "min_score": 0,
+    })
+    ranker = Ranker.fit([*alpha, beta])
+    ranked = ranker.rank(settings, [*alpha, beta], seeds={}, limit=3)
+    chosen = ranker.select_for_edition(ranked, settings)
+    assert sorted(r.interest for r in chosen) == ["LM", "Robots"]
+
+
+def test_papers_matching_only_an_author_take_no_interests_share() -> None:
+    alpha = _papers("2", 3, "Language models and agents", "Language models act as agents.")
+    beta = make("2611.30000", "Quadruped gaits", "A quadruped walks.")
+    by_author = [make(f"2611.3100{n}", f"Dense plasmas {n}", "Spectra of atoms.",
+                      authors=("Sören Falk",)) for n in range(2)]
+    settings = Profile.model_validate({
+        "interests": [{"name": "LM", "keywords": ["language models"]},
+                      {"name": "Robots", "keywords": ["quadruped"]}],
+        "authors": ["Sören Falk"], "author_boost": 5, "max_papers": 4, "min_score": 0,
+    })
+    papers = [*alpha, beta, *by_author]
+    ranker = Ranker.fit(papers)
+    chosen = ranker.select_for_edition(ranker.rank(settings, papers, seeds={}), settings)
+    assert {r.interest for r in chosen} >= {"LM", "Robots"}
+
+
+def test_candidates_categories_do_not_decide_whether_neighbours_count() -> None:
+    corpus = _invented_corpus()
+    seeds = {p.arxiv_id: p for p in corpus if "cs.RO" in p.categories}
+    settings = Profile.model_validate({"interests": [{"name": "Robots",
+                                                      "seeds": list(seeds)[:6]}]})
+    scores = []
+    for categories in (("cs.CV",), ("cs.CV", "cs.RO")):
+        new = [make(f"2611.4{n:04d}", f"Legged arms {n}", "Torque control for legged arms.",
+                    categories=categories) for n in range(60)]
+        ranker = Ranker.fit([*corpus, *new])
+        scores.append([r.score for r in ranker.rank(settings, new, seeds=seeds)])
+    assert scores[0] == scores[1]
