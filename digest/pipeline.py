@@ -411,14 +411,13 @@ def _deliver_pending(
         if store.delivery_status(name, edition_date, recipient) != "pending":
             continue  # cancelled by an unsubscription while this batch ran
         message, message_id = letters.message(edition_date, recipient)
-        try:
-            where = courier.deliver(message, name, edition_date, recipient)
-        except PermanentFailure as error:
+        status, where, error = _attempt(courier, message, name, edition_date, recipient)
+        if status == "failed":
             store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
                                 error=str(error))
             failed.append(str(error))
             continue
-        except DeliveryError as error:
+        if status == "pending":
             # Transient (4xx, dropped connection, retries used up): pending for next run.
             store.mark_delivery(name, edition_date, recipient, status="pending", now=now,
                                 error=str(error))
@@ -535,7 +534,7 @@ def _send_notices(
         if stop():
             break
         message, message_id = letters.note(day, last[0] if last else None, recipient)
-        status, error = _attempt(courier, message, name, day, recipient)
+        status, _, error = _attempt(courier, message, name, day, recipient, kind="no-papers")
         store.mark_notice(name, day, recipient, status=status, now=now,
                           message_id=message_id if status == "sent" else None,
                           error=None if error is None else str(error))
@@ -553,16 +552,18 @@ def _send_notices(
 
 
 def _attempt(
-    courier: _Courier, message: EmailMessage, name: str, day: date, recipient: str
-) -> tuple[str, DeliveryError | None]:
-    """Deliver one note: ('sent', None), ('failed', refusal) or ('pending', failure)."""
+    courier: _Courier, message: EmailMessage, name: str, day: date, recipient: str,
+    *, kind: str = "",
+) -> tuple[str, str, DeliveryError | None]:
+    """Deliver one digest or note: ('sent', where, None), ('failed', '', the refusal) or
+    ('pending', '', the transient failure)."""
     try:
-        courier.deliver(message, name, day, recipient, kind="no-papers")
+        where = courier.deliver(message, name, day, recipient, kind=kind)
     except PermanentFailure as error:
-        return "failed", error
+        return "failed", "", error
     except DeliveryError as error:
-        return "pending", error
-    return "sent", None
+        return "pending", "", error
+    return "sent", where, None
 
 
 def _write_feed(
