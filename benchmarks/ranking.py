@@ -223,6 +223,12 @@ class Day:
     _text_only: Ranker | None = None
     _aslite: tuple[TfidfVectorizer, object, dict[str, int]] | None = None
 
+    def text_only_ranker(self) -> Ranker:
+        """The project's ranker with category neighbours off, fitted on the same papers."""
+        if self._text_only is None:
+            self._text_only = Ranker.fit(self.known, neighbours=False)
+        return self._text_only
+
     def aslite_features(self) -> tuple[TfidfVectorizer, object, dict[str, int]]:
         if self._aslite is None:
             vectorizer = TfidfVectorizer(
@@ -247,11 +253,14 @@ def random_method(day: Day, query: Query) -> list[str]:
 
 def centroid_method(day: Day, query: Query) -> list[str]:
     _, matrix, rows = day.aslite_features()
-    seed_rows = [rows[s] for s in query.seeds if s in rows]
-    centroid = np.asarray(matrix[seed_rows].mean(axis=0)).ravel()
-    pool_rows = [rows[_id(p)] for p in day.pool]
-    scores = matrix[pool_rows] @ centroid
+    scores = matrix[[rows[_id(p)] for p in day.pool]] @ _seed_centroid(day, query)
     return _by_score(day.pool, scores)
+
+
+def _seed_centroid(day: Day, query: Query) -> np.ndarray:
+    """The mean of the seeds' vectors in arxiv-sanity-lite's TF-IDF space."""
+    _, matrix, rows = day.aslite_features()
+    return np.asarray(matrix[[rows[s] for s in query.seeds if s in rows]].mean(axis=0)).ravel()
 
 
 def aslite_method(day: Day, query: Query) -> list[str]:
@@ -270,18 +279,17 @@ def text_only_method(day: Day, query: Query) -> list[str]:
     Category neighbours learn from the categories of earlier days' stored papers, which on
     the category task are that task's labels for earlier days; the baselines get only the
     seeds. This row is the comparison on equal information."""
-    if day._text_only is None:
-        day._text_only = Ranker.fit(day.known, neighbours=False)
-    name = _profile_name(query)
-    _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
-                         now=_noon(day.day), ranker=day._text_only)
-    return [_id(r.paper) for r in ranked]
+    return _ranked_ids(day, _profile_name(query), day.text_only_ranker())
 
 
 def project_method(day: Day, query: Query) -> list[str]:
-    name = _profile_name(query)
+    return _ranked_ids(day, _profile_name(query), day.project_ranker)
+
+
+def _ranked_ids(day: Day, name: str, ranker: Ranker) -> list[str]:
+    """Profile ``name``'s ranking of the day, as `digest rank` makes it."""
     _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
-                         now=_noon(day.day), ranker=day.project_ranker)
+                         now=_noon(day.day), ranker=ranker)
     return [_id(r.paper) for r in ranked]
 
 
@@ -293,16 +301,13 @@ def feedback_method(labels: int) -> Method:
     def method(day: Day, query: Query) -> list[str]:
         name = _profile_name(query, labels)
         _, matrix, rows = day.aslite_features()
-        centroid = np.asarray(matrix[[rows[s] for s in query.seeds if s in rows]].mean(axis=0))
         judged = [key for key in query.judged_before if key in rows]
-        similarity = matrix[[rows[key] for key in judged]] @ centroid.ravel()
+        similarity = matrix[[rows[key] for key in judged]] @ _seed_centroid(day, query)
         for index in np.argsort(-similarity, kind="stable")[:labels]:
             key = judged[index]
             day.store.set_feedback(name, key, 1 if query.judged_before[key] else -1,
                                    now=_noon(day.day))
-        _, ranked = rank_day(day.store, name, day.config.profiles[name], day=day.day,
-                             now=_noon(day.day), ranker=day.project_ranker)
-        return [_id(r.paper) for r in ranked]
+        return _ranked_ids(day, name, day.project_ranker)
 
     return method
 
