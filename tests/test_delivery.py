@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from loopback_smtp import LoopbackSmtp
+from one_paper import one_paper_config
 
 from digest.config import Config, Smtp, load_config
 from digest.deliver import (
@@ -194,25 +195,10 @@ delivery:
 
 
 def smtp_config(tmp_path: Path, port: int, smtp: str = "", profiles: str = "") -> Config:
-    (tmp_path / "listings").mkdir()
-    (tmp_path / "listings" / "day.jsonl").write_text(
-        '{"id": "2611.00001", "title": "Bars in barred galaxies", '
-        '"abstract": "Galaxy bars and their dynamics.", "published": "2026-11-20"}\n'
-    )
-    path = tmp_path / "config.yaml"
-    path.write_text(f"""
-sender: "Digest <digest@example.org>"
-sources: [{{name: files, type: file, paths: ["listings/*.jsonl"]}}]
-profiles:
-  astro:
-    interests: [{{name: Galaxies, keywords: [galaxy]}}]
-    subscribers: [{", ".join(READERS)}]
-{profiles}
+    return one_paper_config(tmp_path, READERS, f"""{profiles}
 delivery:
   method: smtp
-  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5, backoff: 1{smtp}}}
-""")
-    return load_config(path)
+  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 5, backoff: 1{smtp}}}""")
 
 
 def deliver(

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from loopback_smtp import LoopbackSmtp
+from one_paper import one_paper_config
 
 from digest.config import Config, load_config
 from digest.errors import ProfileNotFound, SubscriptionError
@@ -113,24 +114,9 @@ def test_one_click_headers_only_with_an_https_link() -> None:
 
 
 def astro_config(tmp_path: Path, extra: str = "") -> Config:
-    (tmp_path / "listings").mkdir(exist_ok=True)
-    (tmp_path / "listings" / "day.jsonl").write_text(
-        '{"id": "2611.00001", "title": "Bars in barred galaxies", '
-        '"abstract": "Galaxy bars and their dynamics.", "published": "2026-11-20"}\n'
-    )
-    path = tmp_path / "config.yaml"
-    path.write_text(f"""
-sender: "Digest <digest@example.org>"
-sources: [{{name: files, type: file, paths: ["listings/*.jsonl"]}}]
-profiles:
-  astro:
+    return one_paper_config(tmp_path, READERS, f"""  extra:
     interests: [{{name: Galaxies, keywords: [galaxy]}}]
-    subscribers: [{", ".join(READERS)}]
-  extra:
-    interests: [{{name: Galaxies, keywords: [galaxy]}}]
-{extra}
-""")
-    return load_config(path)
+{extra}""")
 
 
 def run(config: Config) -> RunReport:
