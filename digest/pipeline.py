@@ -61,6 +61,20 @@ def _never() -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class _Cycle:
+    """What every profile of one cycle shares: the config and store, the templates, the one
+    courier all its messages go through, its time, and where progress and stop requests go."""
+
+    config: Config
+    store: Store
+    env: jinja2.Environment
+    courier: _Courier
+    now: datetime
+    progress: Progress
+    stop: Stop
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileOutcome:
     profile: str
     edition: date | None
@@ -150,12 +164,12 @@ def run_cycle(
         profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+        cycle = _Cycle(config, store, env, courier, now, progress, stop)
         outcomes = []
         for name, slot in due.items():
             if stop():
                 break
-            outcome = _run_profile(config, store, env, courier, ranker, name, profiles[name],
-                                   now=now, dry_run=dry_run, progress=progress, stop=stop)
+            outcome = _run_profile(cycle, ranker, name, profiles[name], dry_run=dry_run)
             if not dry_run and not outcome.stopped:
                 store.record_profile_run(_profile_run(outcome, now, slot))
             outcomes.append(outcome)
@@ -171,27 +185,16 @@ def _profile_run(outcome: ProfileOutcome, now: datetime, slot: datetime | None) 
 
 
 def _run_profile(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    courier: _Courier,
-    ranker: Ranker,
-    name: str,
-    settings: Profile,
-    *,
-    now: datetime,
-    dry_run: bool,
-    progress: Progress,
-    stop: Stop = _never,
+    cycle: _Cycle, ranker: Ranker, name: str, settings: Profile, *, dry_run: bool
 ) -> ProfileOutcome:
-    progress(f"profile {name}: ranking ...")
+    config, store, now = cycle.config, cycle.store, cycle.now
+    cycle.progress(f"profile {name}: ranking ...")
     edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
         return _dry_run_outcome(config, name, recipients(store, name, settings), edition, store,
                                 now)
     try:
-        return _publish(config, store, env, courier, name, settings, edition, now, progress,
-                        stop)
+        return _publish(cycle, name, settings, edition)
     except (DeliveryError, SubscriptionError) as error:
         # The edition is recorded with its deliveries pending; the next run retries them.
         # (A SubscriptionError here: the unsubscribe-link secret is missing.)
@@ -336,17 +339,9 @@ def _dry_run_outcome(
 
 
 def _publish(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    courier: _Courier,
-    name: str,
-    profile: Profile,
-    edition: Edition | None,
-    now: datetime,
-    progress: Progress,
-    stop: Stop = _never,
+    cycle: _Cycle, name: str, profile: Profile, edition: Edition | None
 ) -> ProfileOutcome:
+    config, store, now, stop = cycle.config, cycle.store, cycle.now, cycle.stop
     note = ""
     if edition is None:
         note = _nothing_new(config, store, name, now)
@@ -357,17 +352,15 @@ def _publish(
         )
         if not edition.papers:
             note = f"no paper above min_score {profile.min_score}; no email"
-    sent, failed, pending = _deliver_pending(config, store, env, courier, name, profile, now,
-                                             progress, stop)
+    sent, failed, pending = _deliver_pending(cycle, name, profile)
     notices = 0
     if profile.notify_empty and not (edition and edition.papers) and not stop():
-        notices, notice_failures = _send_notices(config, store, env, courier, name, profile,
-                                                 now, progress, stop)
+        notices, notice_failures = _send_notices(cycle, name, profile)
         failed.extend(notice_failures)
     feeds: tuple[Path, ...] = ()
     if profile.feed:
         try:
-            feeds = _write_feed(config, store, env, name, now)
+            feeds = _write_feed(config, store, cycle.env, name, now)
         except DeliveryError as error:
             failed.append(str(error))
     return ProfileOutcome(
@@ -377,17 +370,7 @@ def _publish(
     )
 
 
-def _deliver_pending(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    courier: _Courier,
-    name: str,
-    profile: Profile,
-    now: datetime,
-    progress: Progress,
-    stop: Stop = _never,
-) -> tuple[int, list[str], int]:
+def _deliver_pending(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list[str], int]:
     """Send every pending message of the profile (this edition's, and any left from before).
 
     Returns (sent, problems, still pending). A message goes only while it is still pending
@@ -396,22 +379,23 @@ def _deliver_pending(
     when the server can take no message at all, the rest of the batch waits too. A stop
     request ends the batch after the message in flight; the rest stay pending.
     """
+    store, now, progress = cycle.store, cycle.now, cycle.progress
     cancelled = store.cancel_unsubscribed(name, now=now)
     if cancelled:
         progress(f"  {cancelled} pending message(s) cancelled: the address unsubscribed")
     pending = store.pending_deliveries(name)
     if not pending:
         return 0, [], 0
-    letters = _Letters(config, store, env, name, profile, now)
+    letters = _Letters(cycle, name, profile)
     sent, failed = 0, []
     for edition_date, recipient in pending:
-        if stop():
+        if cycle.stop():
             progress("  stop requested: the remaining messages stay pending")
             break
         if store.delivery_status(name, edition_date, recipient) != "pending":
             continue  # cancelled by an unsubscription while this batch ran
         message, message_id = letters.message(edition_date, recipient)
-        status, where, error = _attempt(courier, message, name, edition_date, recipient)
+        status, where, error = _attempt(cycle.courier, message, name, edition_date, recipient)
         if status == "failed":
             store.mark_delivery(name, edition_date, recipient, status="failed", now=now,
                                 error=str(error))
@@ -436,12 +420,12 @@ def _deliver_pending(
 class _Letters:
     """Each pending message, built from its recorded edition (loaded once per edition)."""
 
-    def __init__(self, config: Config, store: Store, env: jinja2.Environment, name: str,
-                 profile: Profile, now: datetime) -> None:
-        self._config, self._store, self._env = config, store, env
-        self._name, self._profile, self._now = name, profile, now
+    def __init__(self, cycle: _Cycle, name: str, profile: Profile) -> None:
+        config = cycle.config
+        self._config, self._store, self._env = config, cycle.store, cycle.env
+        self._name, self._profile, self._now = name, profile, cycle.now
         self._context = digest_context(config, name, profile)
-        self._secret = unsubscribe_secret(config, store) if config.base_url else None
+        self._secret = unsubscribe_secret(config, cycle.store) if config.base_url else None
         self._editions: dict[date, Edition] = {}
 
     def message(self, edition_date: date, recipient: str) -> tuple[EmailMessage, str]:
@@ -496,24 +480,15 @@ class _Courier:
         return str(write_outbox(message, path))
 
 
-def _send_notices(
-    config: Config,
-    store: Store,
-    env: jinja2.Environment,
-    courier: _Courier,
-    name: str,
-    profile: Profile,
-    now: datetime,
-    progress: Progress,
-    stop: Stop,
-) -> tuple[int, list[str]]:
+def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list[str]]:
     """Send the profile's "no new papers" note for today (its own time zone), at most once.
 
     The notes go to the digest's recipients (an unsubscribed address gets none) and are
     planned in the store before sending, like editions, so a second cycle on the same day
     (or a restart) sends only those not yet accepted.
     """
-    zone = config.time_zone(name)
+    store, now, progress = cycle.store, cycle.now, cycle.progress
+    zone = cycle.config.time_zone(name)
     day = now.astimezone(zone).date()
     last = store.last_edition(name)
     if last is not None and last[1].astimezone(zone).date() == day and store.edition_papers(
@@ -528,13 +503,14 @@ def _send_notices(
     addresses = [address for address in planned if address in active]
     if not addresses:
         return 0, []
-    letters = _Letters(config, store, env, name, profile, now)
+    letters = _Letters(cycle, name, profile)
     sent, failed = 0, []
     for recipient in addresses:
-        if stop():
+        if cycle.stop():
             break
         message, message_id = letters.note(day, last[0] if last else None, recipient)
-        status, _, error = _attempt(courier, message, name, day, recipient, kind="no-papers")
+        status, _, error = _attempt(cycle.courier, message, name, day, recipient,
+                                    kind="no-papers")
         store.mark_notice(name, day, recipient, status=status, now=now,
                           message_id=message_id if status == "sent" else None,
                           error=None if error is None else str(error))
