@@ -10,7 +10,8 @@ Scores come from TF-IDF vectors (scikit-learn) fitted on the stored corpus. For 
   or in one paper only, are dropped; arxiv-sanity-lite drops those in 10% of all of arXiv,
   but our store is usually a few fields, where a word is generic sooner) and one over their
   title words (10%); a paper scores its cosine with the first plus 0.3 times its cosine with
-  the second;
+  the second. In both, a word counts by the square root of the share of seeds that use it, so
+  what the seeds share outweighs what one seed says alone;
 * when most seeds share an arXiv category that is rare in the store, the stored papers of that
   category (never the candidates being ranked) form a second, broader centroid, counted the
   same way: "like recent cs.RO papers, where your seeds are";
@@ -49,6 +50,7 @@ BLOCKING_REASONS = frozenset({"exclude", "filter"})
 _MAX_KEYWORD_REASONS = 4
 _PHRASE_APART = 0.5  # a phrase whose words all occur, but not together, counts half
 TITLE_WEIGHT = 0.3  # title-to-title similarity, next to the whole text's
+CONSENSUS = 0.5  # a seed word counts by (share of the seeds that use it) ** this
 COMMON_SHARE = 0.05  # words in more of the corpus than this say little about a topic...
 COMMON_SHARE_TITLES = 0.1
 COMMON_MIN_CORPUS = 200  # ...once the corpus is big enough to tell
@@ -132,6 +134,18 @@ def _centroid_cosines(
     _, position = np.unique(rows.indices, return_inverse=True)
     norm = float(np.linalg.norm(np.bincount(position, weights=rows.data)))
     return per_row, (per_row.sum(axis=0) / norm if norm else per_row.sum(axis=0))
+
+
+def _consensus(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The rows with each word scaled by the share of rows that use it, to the power
+    CONSENSUS: what several seeds have in common says more about an interest than what one
+    seed says alone (that seed's own subject, its dataset, its method's name)."""
+    if rows.shape[0] < 2:
+        return rows
+    _, position, counts = np.unique(rows.indices, return_inverse=True, return_counts=True)
+    share = (counts[position] / rows.shape[0]).astype(np.float32)
+    return sparse.csr_matrix((rows.data * share**CONSENSUS, rows.indices, rows.indptr),
+                             shape=rows.shape)
 
 
 def _gram(rows: sparse.csr_matrix) -> np.ndarray:
@@ -403,8 +417,9 @@ class Ranker:
         if seed_papers:
             rows = self._row_numbers(seed_papers)
             _, topics_t, titles_t = vectors.transposed
-            per_seed, seed_scores = _centroid_cosines(self._all.topics[rows], topics_t)
-            _, title_scores = _centroid_cosines(self._all.titles[rows], titles_t)
+            per_seed, seed_scores = _centroid_cosines(_consensus(self._all.topics[rows]),
+                                                      topics_t)
+            _, title_scores = _centroid_cosines(_consensus(self._all.titles[rows]), titles_t)
             seed_scores = interest.weight * (seed_scores + TITLE_WEIGHT * title_scores)
             closest = per_seed.argmax(axis=0)
             categories = self._enriched(seed_papers, token) if self._use_neighbours else ()
