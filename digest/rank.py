@@ -59,8 +59,9 @@ ENRICHED_LIFT = 3.0  # ...and three times as common among them as in the store
 MIN_NEIGHBOURS = 5
 NEIGHBOUR_CACHE = 16  # category centroids kept per run (profiles share candidates and seeds)
 MIN_FEEDBACK = 3  # labels before a profile's own model is trained
-FEEDBACK_WEIGHT = 1.0
-FEEDBACK_BACKGROUND = 200  # stored papers used as the "other" class beside the labels
+FEEDBACK_WEIGHT = 0.3  # measured: 1.0 let ten labels outweigh ten seeds
+FEEDBACK_BACKGROUND = 200  # stored papers used as the "other" class beside the labels...
+BACKGROUND_WEIGHT = 0.5  # ...each counting half a label
 UPVOTES_FULL = 100  # upvotes at which the popularity boost reaches its full weight
 NEAR_DUPLICATE = 0.7  # cosine above which two papers are the same work for a digest
 
@@ -540,23 +541,26 @@ class Ranker:
     def _feedback_model(self, feedback: Sequence[tuple[Paper, int]]) -> np.ndarray | None:
         """Weights of a logistic regression on the profile's labels, or None if too few.
 
-        Likes are one class; dislikes, and a fixed sample of stored papers when the labels are
-        all one kind, the other. Only the weights are used (no intercept), so a paper's
-        feedback contribution is a sum over its words, which the reasons can name.
+        Likes are one class; dislikes and a fixed sample of stored papers the other (when
+        every label is a dislike, the sample is the other side instead). Without the sample a
+        few dislikes of papers close to the profile's topic would teach the model that the
+        topic's own words are disliked; with it, the model learns what sets the liked papers
+        apart from the store and what sets the disliked ones apart from the liked. Only the
+        weights are used (no intercept), so a paper's feedback contribution is a sum over its
+        words, which the reasons can name.
         """
         if len(feedback) < MIN_FEEDBACK:
             return None
-        rows = self._vectors([paper for paper, _ in feedback]).topics
+        step = max(1, self._corpus_size // FEEDBACK_BACKGROUND)
+        background = self._all.topics[: self._corpus_size : step][:FEEDBACK_BACKGROUND]
+        if background.shape[0] == 0:
+            return None
         labels = np.array([1 if label > 0 else 0 for _, label in feedback])
-        weights = np.ones(len(labels))
-        if labels.min() == labels.max():
-            step = max(1, self._corpus_size // FEEDBACK_BACKGROUND)
-            background = self._all.topics[: self._corpus_size : step][:FEEDBACK_BACKGROUND]
-            if background.shape[0] == 0:
-                return None
-            rows = sparse.vstack([rows, background], format="csr")
-            labels = np.concatenate([labels, np.full(background.shape[0], 1 - labels[0])])
-            weights = np.concatenate([weights, np.full(background.shape[0], 0.5)])
+        rows = sparse.vstack([self._vectors([paper for paper, _ in feedback]).topics,
+                              background], format="csr")
+        labels = np.concatenate([labels, np.full(background.shape[0], int(labels.max() == 0))])
+        weights = np.concatenate([np.ones(len(feedback)),
+                                  np.full(background.shape[0], BACKGROUND_WEIGHT)])
         model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
         model.fit(rows, labels, sample_weight=weights)
         return model.coef_.ravel().astype(np.float32)
