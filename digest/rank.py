@@ -255,6 +255,11 @@ class Ranker:
 
     # --- public ---------------------------------------------------------------------------
 
+    def vectorise(self, papers: Sequence[Paper]) -> None:
+        """Vectorise ``papers`` now rather than when first ranked, so that worker processes
+        forked afterwards share their rows (digest/parallel.py)."""
+        self._row_numbers(papers)
+
     def rank(
         self,
         profile: Profile,
