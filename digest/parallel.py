@@ -54,7 +54,7 @@ def rank_profiles(
     if workers <= 1 or not can_fork():
         return [_rank(ranker, request, select) for request in requests]
     # Vectorised once here rather than once in every worker.
-    ranker.vectorise([paper for request in requests for paper in _papers_of(request)])
+    ranker.vectorise(_papers_of(requests))
     pool = multiprocessing.get_context("fork").Pool(
         workers, initializer=_start_worker, initargs=(ranker, requests, select))
     try:
@@ -70,9 +70,15 @@ def rank_profiles(
     return [_expand(request, ranked) for request, ranked in zip(requests, compact, strict=True)]
 
 
-def _papers_of(request: RankRequest) -> list[Paper]:
-    return [*request.candidates, *request.seeds.values(),
-            *(paper for paper, _ in request.feedback)]
+def _papers_of(requests: Sequence[RankRequest]) -> list[Paper]:
+    """Every paper the requests rank or learn from, each list of candidates once (profiles
+    usually share one: a thousand copies would cost seconds in key lookups alone)."""
+    lists = {id(request.candidates): request.candidates for request in requests}
+    return [
+        *(paper for candidates in lists.values() for paper in candidates),
+        *(paper for request in requests for paper in request.seeds.values()),
+        *(paper for request in requests for paper, _ in request.feedback),
+    ]
 
 
 def _rank(ranker: Ranker, request: RankRequest, select: bool) -> list[Ranked]:
