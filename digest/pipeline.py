@@ -164,6 +164,8 @@ def run_cycle(
         sources = ingest_sources(config, store, client, now=now, progress=progress)
         profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
+        if stop():
+            return RunReport(sources, [])  # before ranking: a thousand profiles take a while
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
         progress(f"ranking {len(profiles)} profile(s) ...")
         editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)

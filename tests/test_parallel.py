@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from digest.config import Profile, load_config, usable_cpus
+from digest.config import Config, Profile, load_config, usable_cpus
 from digest.errors import ConfigError
 from digest.models import Paper
 from digest.parallel import RankRequest, can_fork, rank_profiles
+from digest.pipeline import RunReport, run_once
 from digest.rank import Ranker
 from digest.sources import parse_arxiv_rss
 from digest.store import Store
 
+REPO = Path(__file__).resolve().parent.parent
 RSS_FULL = "arxiv_rss_new/jmmeus_aioarxiv__all_archives_2024-11-28_full_1504items.xml"
 NOW = datetime(2024, 11, 28, 12, tzinfo=UTC)
 DAY = date(2024, 11, 28)
+EXAMPLE_NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)  # the morning after examples/listings
 
 
 def _first_ids(store: Store, category: str, count: int) -> list[str]:
@@ -116,3 +123,51 @@ profiles:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert any(":5: workers: " in problem for problem in caught.value.problems)
+
+
+def _offline_example(folder: Path, workers: int) -> Config:
+    """The shipped offline example (three profiles) in ``folder``, ranking on ``workers``."""
+    shutil.copytree(REPO / "examples" / "listings", folder / "examples" / "listings")
+    shutil.copy(REPO / "examples" / "offline.yaml", folder / "examples")
+    config = load_config(folder / "examples" / "offline.yaml")
+    return config.model_copy(update={"workers": workers})
+
+
+def _run(config: Config, *, stop: Callable[[], bool] = lambda: False) -> RunReport:
+    with Store.open(config.database) as store:
+        return run_once(config, store, now=EXAMPLE_NOW, stop=stop)
+
+
+def _outbox(config: Config) -> dict[str, tuple[str, str, str]]:
+    """Each message's Message-ID and text and HTML bodies (MIME boundaries are random)."""
+    found = {}
+    for path in sorted(config.outbox.rglob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        plain, html = (message.get_body((kind,)) for kind in ("plain", "html"))
+        assert plain is not None and html is not None
+        found[str(path.relative_to(config.outbox))] = (
+            str(message["Message-ID"]), plain.get_content(), html.get_content())
+    return found
+
+
+def test_digest_run_on_two_workers_sends_what_one_process_sends(tmp_path: Path) -> None:
+    one, two = (_offline_example(tmp_path / str(n), n) for n in (1, 2))
+    assert _run(one).ok and _run(two).ok
+    assert len(_outbox(one)) == 4
+    assert _outbox(two) == _outbox(one)
+    for name in one.profiles:
+        for kind in ("rss", "atom"):
+            assert (two.feeds_dir / f"{name}.{kind}.xml").read_bytes() == (
+                one.feeds_dir / f"{name}.{kind}.xml").read_bytes()
+    # A second run sends nothing again, on two workers as on one.
+    assert [p.sent for p in _run(two).profiles] == [0, 0, 0]
+
+
+def test_a_stop_requested_before_ranking_records_and_sends_nothing(
+        tmp_path: Path) -> None:
+    config = _offline_example(tmp_path, 2)
+    assert _run(config, stop=lambda: True).profiles == []
+    assert not list(config.outbox.rglob("*.eml"))
+    with Store.open(config.database) as store:
+        assert all(store.last_edition(name) is None for name in config.profiles)
+    assert sum(p.sent for p in _run(config).profiles) == 4  # the next run catches up
