@@ -1,7 +1,7 @@
 """How fast the ranker serves many profiles, next to arxiv-sanity-lite's per-profile SVMs.
 
 Run:  python benchmarks/ranking_speed.py [--corpus 50000] [--new 2000] [--profiles 1000]
-                                         [--svm-sample 5]
+                                         [--workers 1,2] [--svm-sample 5]
 
 The workload of issue 3: 2,000 new papers ranked for 1,000 profiles, each with 3 interests of
 10 seed papers and 2 keywords, over a stored corpus of 50,000 papers. The text is real (the
@@ -9,12 +9,16 @@ labelled listings and the 1,504-item arXiv feed in ../shared/fixtures, about 8,0
 repeated with renumbered ids to reach the corpus size, so word statistics are realistic but
 repeated papers are more alike than real ones; the timing is what this measures.
 
-Printed for each step: wall time, throughput and the process's peak resident memory so far
-(getrusage; tracemalloc is left off because it slows this workload several-fold):
+Printed for each step: wall time, throughput and peak resident memory so far (getrusage;
+tracemalloc is left off because it slows this workload several-fold), both of this process
+(RUSAGE_SELF) and of the largest worker process that has ended (RUSAGE_CHILDREN: the
+maximum over children, not their sum). A worker's figure counts the pages it shares with
+this process copy-on-write, so the two must not be added up:
 
 * fit:       Ranker.fit on the corpus (once per run in `digest run` / `digest serve`)
 * rank:      ranker.rank(..., limit=2 * max_papers + 10) + select_for_edition for every
-             profile, as `digest run` does
+             profile through digest.parallel.rank_profiles, as `digest run` does, once for
+             each number of worker processes in --workers
 * baseline:  arxiv-sanity-lite's method for the same profiles: its TF-IDF on the corpus, then
              one LinearSVC(C=0.01, balanced) per profile over all known papers. Training
              every profile takes hours, so --svm-sample profiles are timed and the total
@@ -32,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +46,7 @@ from sklearn.svm import LinearSVC
 
 from digest.config import Profile
 from digest.models import Paper
+from digest.parallel import RankRequest, rank_profiles
 from digest.rank import Ranker
 from digest.sources import parse_arxiv_rss
 
@@ -97,7 +103,9 @@ def measure(label: str, items: int, unit: str, action: Callable[[], T]) -> T:
     result = action()
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"| {label} | {seconds:8.2f} s | {items / seconds:10.0f} {unit}/s | {rss:7.0f} MiB |")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"| {label} | {seconds:8.2f} s | {items / seconds:10.0f} {unit}/s | {rss:7.0f} MiB "
+          f"| {children:7.0f} MiB |")
     return result
 
 
@@ -106,6 +114,8 @@ def main() -> int:
     parser.add_argument("--corpus", type=int, default=50_000)
     parser.add_argument("--new", type=int, default=2_000)
     parser.add_argument("--profiles", type=int, default=1_000)
+    parser.add_argument("--workers", default="1,2",
+                        help="worker processes to rank with, comma-separated (one run each)")
     parser.add_argument("--svm-sample", type=int, default=5)
     args = parser.parse_args()
     if not RSS.is_file():
@@ -118,20 +128,19 @@ def main() -> int:
     by_id = {p.arxiv_id: p for p in corpus}
     print(f"{len(corpus)} stored papers, {len(new)} new, {len(chosen)} profiles "
           "x 3 interests x 10 seeds")
-    print("| step | time | throughput | peak RSS so far |")
-    print("|---|---:|---:|---:|")
+    print("| step | time | throughput | peak RSS so far | largest worker's peak RSS |")
+    print("|---|---:|---:|---:|---:|")
     known = corpus + new  # the daily job has stored the new papers before ranking them
     ranker = measure("fit (project)", len(known), "papers", lambda: Ranker.fit(known))
 
-    def rank_all() -> int:
-        kept = 0
-        for profile in chosen:
-            seeds = {s: by_id[s] for i in profile.interests for s in i.seeds}
-            ranked = ranker.rank(profile, new, seeds=seeds, limit=2 * profile.max_papers + 10)
-            kept += len(ranker.select_for_edition(ranked, profile))
-        return kept
-
-    measure("rank (project)", len(chosen), "profiles", rank_all)
+    requests = [
+        RankRequest(profile, new, seeds={s: by_id[s] for i in profile.interests for s in i.seeds},
+                    limit=2 * profile.max_papers + 10)
+        for profile in chosen
+    ]
+    for workers in (int(count) for count in args.workers.split(",")):
+        measure(f"rank (project, {workers} worker{'s' if workers > 1 else ''})", len(chosen),
+                "profiles", partial(rank_profiles, ranker, requests, workers=workers, select=True))
 
     def aslite_features() -> tuple[object, dict[str, int]]:
         vectorizer = TfidfVectorizer(

@@ -8,6 +8,7 @@ Relative paths in the file are resolved against the file's own folder.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -71,6 +72,13 @@ def _cron(expression: str) -> str:
             f"e.g. '30 7 * * mon-fri'): {error}"
         ) from None
     return expression
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def normalise_address(address: str) -> str:
@@ -284,6 +292,7 @@ class Config(_Strict):
     delivery: Delivery = Delivery()
     http: Http = Http()
     arxiv_api_url: str = ARXIV_API_URL  # where seed and feedback papers are looked up by id
+    workers: int = Field(default_factory=usable_cpus, ge=1)  # processes ranking profiles
     sources: list[Source] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
 

@@ -46,6 +46,7 @@ from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
+from digest.parallel import RankRequest, rank_profiles
 from digest.rank import Ranker, _tokens
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import ProfileRun, Store
@@ -150,7 +151,9 @@ def run_cycle(
     stop: Stop = _never,
 ) -> RunReport:
     """Ingest once, then run each profile in ``due`` (name -> the scheduled time it serves,
-    None for ``digest run``), recording every run that completes. Every message of the
+    None for ``digest run``), recording every run that completes. All the profiles are
+    ranked first, on ``config.workers`` processes (ranking writes nothing), then recorded
+    and delivered one after the other in the order of ``due``. Every message of the
     cycle, digests and notes, goes through one courier (one SMTP connection);
     ``smtp`` replaces the sender made from ``config.delivery.smtp``.
 
@@ -163,13 +166,17 @@ def run_cycle(
         sources = ingest_sources(config, store, client, now=now, progress=progress)
         profiles = {name: config.profiles[name] for name in due}
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
+        if stop():
+            return RunReport(sources, [])  # before ranking: a thousand profiles take a while
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+        progress(f"ranking {len(profiles)} profile(s) ...")
+        editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
         cycle = _Cycle(config, store, env, courier, now, progress, stop)
         outcomes = []
         for name, slot in due.items():
             if stop():
                 break
-            outcome = _run_profile(cycle, ranker, name, profiles[name], dry_run=dry_run)
+            outcome = _run_profile(cycle, name, profiles[name], editions[name], dry_run=dry_run)
             if not dry_run and not outcome.stopped:
                 store.record_profile_run(_profile_run(outcome, now, slot))
             outcomes.append(outcome)
@@ -185,11 +192,9 @@ def _profile_run(outcome: ProfileOutcome, now: datetime, slot: datetime | None) 
 
 
 def _run_profile(
-    cycle: _Cycle, ranker: Ranker, name: str, settings: Profile, *, dry_run: bool
+    cycle: _Cycle, name: str, settings: Profile, edition: Edition | None, *, dry_run: bool
 ) -> ProfileOutcome:
     config, store, now = cycle.config, cycle.store, cycle.now
-    cycle.progress(f"profile {name}: ranking ...")
-    edition = next_edition(store, ranker, name, settings, now=now)
     if dry_run:
         return _dry_run_outcome(config, name, recipients(store, name, settings), edition, store,
                                 now)
@@ -217,6 +222,38 @@ def next_edition(
     dated on or before it but stored after it was made (a listing ingested a day late,
     Hugging Face papers added after the morning run), never those it already carried.
     """
+    return next_editions(store, ranker, {name: profile}, now=now)[name]
+
+
+def next_editions(
+    store: Store, ranker: Ranker, profiles: Mapping[str, Profile], *, now: datetime,
+    workers: int = 1,
+) -> dict[str, Edition | None]:
+    """:func:`next_edition` of each profile, ranked on up to ``workers`` processes."""
+    plans: dict[str, tuple[Edition, RankRequest]] = {}
+    shared: dict[tuple[str, ...], Sequence[Paper]] = {}
+    for name, profile in profiles.items():
+        plan = _edition_plan(store, name, profile, now=now)
+        if plan is not None:
+            edition, request = plan
+            # Profiles of a cycle mostly rank the same papers: one list, kept once in memory
+            # (and the ranker sees it is the list it has just vectorised).
+            keys = tuple(paper.key for paper in request.candidates)
+            request = replace(request, candidates=shared.setdefault(keys, request.candidates))
+            plans[name] = (edition, request)
+    chosen = rank_profiles(ranker, [request for _, request in plans.values()],
+                           workers=workers, select=True)
+    editions: dict[str, Edition | None] = dict.fromkeys(profiles)
+    for (name, (edition, _)), papers in zip(plans.items(), chosen, strict=True):
+        editions[name] = replace(edition, papers=tuple(papers))
+    return editions
+
+
+def _edition_plan(
+    store: Store, name: str, profile: Profile, *, now: datetime
+) -> tuple[Edition, RankRequest] | None:
+    """The next edition of ``name`` without its papers, and the ranking that chooses them;
+    None when nothing was announced since the last edition."""
     latest = latest_day(store, now)
     previous = store.last_edition(name)
     if latest is None or (previous is not None and latest <= previous[0]):
@@ -228,16 +265,16 @@ def next_edition(
                                             stored_after=previous[1])
     received = store.received_keys(name, [paper.key for paper in candidates])
     fresh = [paper for paper in candidates if paper.key not in received]
-    # Enough to leave room for near-duplicates and each interest's share.
-    ranked = ranker.rank(profile, fresh, seeds=_seeds(store, profile),
-                         feedback=store.feedback(name), limit=2 * profile.max_papers + 10)
-    return Edition(
+    edition = Edition(
         profile=name,
         date=latest,
         since=previous[0] if previous else None,
-        papers=tuple(ranker.select_for_edition(ranked, profile)),
+        papers=(),
         interests=tuple(interest.name for interest in profile.interests),
     )
+    # Enough to leave room for near-duplicates and each interest's share.
+    return edition, RankRequest(profile, fresh, seeds=_seeds(store, profile),
+                                feedback=store.feedback(name), limit=2 * profile.max_papers + 10)
 
 
 def rank_day(

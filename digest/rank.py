@@ -38,7 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    CountVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
@@ -102,13 +107,26 @@ def _vectorizer() -> TfidfVectorizer:
     )
 
 
-def _fit(texts: list[str]) -> TfidfVectorizer:
+def _fit(texts: list[str]) -> tuple[TfidfVectorizer, sparse.csr_matrix]:
+    """A vectoriser fitted on ``texts``, and their rows: what ``fit`` then ``transform``
+    give, bit for bit, with the texts analysed once instead of twice.
+
+    (``fit_transform`` analyses once too, but leaves the words of a row out of column order,
+    and a row's norm is summed in that order: its last bits could differ from transform's.)
+    """
     vectorizer = _vectorizer()
     try:
-        vectorizer.fit(texts or ["placeholder"])
-    except ValueError:  # no usable word at all ("empty vocabulary")
+        counts = CountVectorizer.fit_transform(vectorizer, texts)  # the counting half of fit
+    except ValueError:  # no text, or no usable word at all ("empty vocabulary")
         vectorizer.fit(["placeholder"])
-    return vectorizer
+        return vectorizer, (vectorizer.transform(texts) if texts else sparse.csr_matrix(
+            (0, len(vectorizer.vocabulary_)), dtype=np.float32))
+    counts.sort_indices()  # as transform's counts are
+    weights = TfidfTransformer(norm=vectorizer.norm, use_idf=vectorizer.use_idf,
+                               smooth_idf=vectorizer.smooth_idf,
+                               sublinear_tf=vectorizer.sublinear_tf).fit(counts)
+    vectorizer.idf_ = weights.idf_  # the weighting half of fit
+    return vectorizer, weights.transform(counts, copy=False)
 
 
 def _topical_columns(matrix: sparse.csr_matrix, share: float, *, rare: int) -> np.ndarray:
@@ -234,11 +252,8 @@ class Ranker:
     def __init__(self, corpus: Sequence[Paper], *, neighbours: bool = True) -> None:
         self._use_neighbours = neighbours
         texts = [paper_text(paper) for paper in corpus]
-        self._words = _fit(texts)
-        self._titles = _fit([paper.title for paper in corpus])
-        words = self._words.transform(texts) if corpus else self._empty(self._words)
-        titles = (self._titles.transform([p.title for p in corpus]) if corpus
-                  else self._empty(self._titles))
+        self._words, words = _fit(texts)
+        self._titles, titles = _fit([paper.title for paper in corpus])
         self._topical = _topical_columns(words, COMMON_SHARE, rare=2)
         self._topical_titles = _topical_columns(titles, COMMON_SHARE_TITLES, rare=1)
         self._corpus_size = len(corpus)
@@ -264,11 +279,12 @@ class Ranker:
         off (the benchmark measures the ranker with and without them)."""
         return cls(corpus, neighbours=neighbours)
 
-    @staticmethod
-    def _empty(vectorizer: TfidfVectorizer) -> sparse.csr_matrix:
-        return sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32)
-
     # --- public ---------------------------------------------------------------------------
+
+    def vectorise(self, papers: Sequence[Paper]) -> None:
+        """Vectorise ``papers`` now rather than when first ranked, so that worker processes
+        forked afterwards share their rows (digest/parallel.py)."""
+        self._row_numbers(papers)
 
     def rank(
         self,
