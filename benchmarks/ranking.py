@@ -30,7 +30,9 @@ Methods, each given the same store contents, seeds and pool:
   tags task the project also gets the tag's name as a keyword, which arxiv-sanity-lite's
   method has no place for.)
 * project + N feedback: the same, after N simulated `digest feedback` labels on the top
-  papers of earlier digests (never of the day being ranked)
+  papers of earlier digests (never of the day being ranked); also with category neighbours
+  off, since on the category task they already learn from earlier days' categories, which
+  are what the labels say
 
 Scores are nDCG@10 and P@10 (binary relevance), averaged over every (interest, day, draw).
 """
@@ -293,10 +295,11 @@ def _ranked_ids(day: Day, name: str, ranker: Ranker) -> list[str]:
     return [_id(r.paper) for r in ranked]
 
 
-def feedback_method(labels: int) -> Method:
+def feedback_method(labels: int, *, neighbours: bool = True) -> Method:
     """The project's ranker after ``labels`` `digest feedback` labels: the simulated reader
     rated the papers of earlier days that looked most like their seeds (the top of their
-    earlier digests), liking the relevant ones."""
+    earlier digests), liking the relevant ones. ``neighbours=False``: with category
+    neighbours off, where the labels are information the ranker has no other way to get."""
 
     def method(day: Day, query: Query) -> list[str]:
         name = _profile_name(query, labels)
@@ -307,7 +310,8 @@ def feedback_method(labels: int) -> Method:
             key = judged[index]
             day.store.set_feedback(name, key, 1 if query.judged_before[key] else -1,
                                    now=_noon(day.day))
-        return _ranked_ids(day, name, day.project_ranker)
+        return _ranked_ids(day, name, day.project_ranker if neighbours
+                           else day.text_only_ranker())
 
     return method
 
@@ -435,6 +439,9 @@ def main() -> int:
     feedback = [int(n) for n in args.feedback.split(",") if n.strip()]
     for labels in feedback:
         methods[f"project + {labels} feedback labels"] = feedback_method(labels)
+    for labels in feedback:
+        methods[f"project, no category neighbours, + {labels} feedback labels"] = (
+            feedback_method(labels, neighbours=False))
     tasks = []
     if args.task in ("categories", "both"):
         tasks.append(category_task(args.draws))
