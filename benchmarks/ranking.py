@@ -29,6 +29,8 @@ Methods, each given the same store contents, seeds and pool:
   labels that the baselines do not get; this row compares on equal information. (On the
   tags task the project also gets the tag's name as a keyword, which arxiv-sanity-lite's
   method has no place for.)
+* project, keywords only: the tags task's profile without its seeds, the tag's name alone:
+  the cold start of a user who has not chosen seed papers yet
 * project + N feedback: the same, after N simulated `digest feedback` labels on the top
   papers of earlier digests (never of the day being ranked); also with category neighbours
   off, since on the category task they already learn from earlier days' categories, which
@@ -295,6 +297,11 @@ def _ranked_ids(day: Day, name: str, ranker: Ranker) -> list[str]:
     return [_id(r.paper) for r in ranked]
 
 
+def keywords_only_method(day: Day, query: Query) -> list[str]:
+    """The project's ranker given the interest's keywords alone (the tag's name), no seeds."""
+    return _ranked_ids(day, _keywords_only_name(query), day.project_ranker)
+
+
 def feedback_method(labels: int, *, neighbours: bool = True) -> Method:
     """The project's ranker after ``labels`` `digest feedback` labels: the simulated reader
     rated the papers of earlier days that looked most like their seeds (the top of their
@@ -337,6 +344,10 @@ def _profile_name(query: Query, feedback: int = 0) -> str:
     return f"{slug}-d{query.draw}-{query.day.isoformat()}-f{feedback}"
 
 
+def _keywords_only_name(query: Query) -> str:
+    return _profile_name(query) + "-keywords"
+
+
 def write_config(directory: Path, queries: Sequence[Query], feedback: Sequence[int]) -> Path:
     """The YAML a user would write: one profile per query, seeds and keywords, file source
     (and a copy of each profile per feedback row, whose labels the benchmark adds)."""
@@ -348,6 +359,10 @@ def write_config(directory: Path, queries: Sequence[Query], feedback: Sequence[i
         for labels in (0, *feedback):
             profiles[_profile_name(query, labels)] = {
                 "interests": [interest], "min_score": 0, "max_papers": 500}
+        if query.keywords:  # the cold start: what a new user writes before having seeds
+            profiles[_keywords_only_name(query)] = {
+                "interests": [{"name": query.name, "keywords": list(query.keywords)}],
+                "min_score": 0, "max_papers": 500}
     config = {
         "database": str(directory / "bench.sqlite"),
         "outbox": str(directory / "outbox"),
@@ -449,7 +464,9 @@ def main() -> int:
         tasks.append(frontpage_task())
     for task in tasks:
         start = time.perf_counter()
-        results = run_task(task, methods, feedback)
+        cold_start = {"project, keywords only (no seeds)": keywords_only_method}
+        results = run_task(task, {**methods, **cold_start} if all(
+            query.keywords for query in task.queries) else methods, feedback)
         report(task, results, time.perf_counter() - start)
     return 0
 
