@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from digest import __version__
-from digest.config import Config, load_config
+from digest.config import Config, Profile, load_config
 from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import split_arxiv_id
 from digest.store import Store
@@ -134,6 +134,7 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
 
     with _session(ctx) as (config, store):
         settings = select_profiles(config, profile)[profile]
+        _warn_missing_seeds(store, profile, settings)
         when: date | None = day.date() if day else None
         shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now())
     shown = ranked if limit == 0 else ranked[:limit]
@@ -160,10 +161,22 @@ def preview_command(ctx: click.Context, profile: str) -> None:
     \b
     Example:  digest preview nlp
     """
-    from digest.pipeline import preview
+    from digest.pipeline import preview, select_profiles
 
     with _session(ctx) as (config, store):
+        _warn_missing_seeds(store, profile, select_profiles(config, profile)[profile])
         click.echo(preview(config, store, profile, now=_now()))
+
+
+def _warn_missing_seeds(store: Store, name: str, profile: Profile) -> None:
+    """Say which seeds do not count yet: rank and preview do not go online to fetch them."""
+    from digest.pipeline import missing_seeds
+
+    missing = missing_seeds(store, profile)
+    if missing:
+        click.echo(f"note: {len(missing)} seed paper(s) of {name} are not in the store and do "
+                   f"not count yet: {', '.join(missing)}. 'digest check' looks them up on "
+                   "arXiv (so does 'digest run').", err=True)
 
 
 @cli.command()

@@ -107,6 +107,20 @@ def test_run_twice_then_preview(tmp_path: Path) -> None:
     assert "<html" in path.read_text(encoding="utf-8")
 
 
+def test_rank_and_preview_name_seeds_that_do_not_count_yet(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "listings", tmp_path / "listings")
+    path = feed_config(tmp_path, '{name: files, type: file, paths: ["listings/*.jsonl"]}')
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        '"dark matter"]}', '"dark matter"], seeds: ["2411.99999"]}'), encoding="utf-8")
+    assert digest("ingest", cwd=tmp_path).returncode == 0
+    for command in (("rank", "astro", "--json"), ("preview", "astro")):
+        result = digest(*command, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert ("1 seed paper(s) of astro are not in the store and do not count yet: "
+                "2411.99999") in result.stderr
+    assert json.loads(digest("rank", "astro", "--json", cwd=tmp_path).stdout)["papers"]
+
+
 def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
     feed_config(tmp_path, '{name: files, type: file, paths: ["*.jsonl"]}')
     result = digest("rank", "astr", cwd=tmp_path)
