@@ -392,8 +392,9 @@ def _publish(
     sent, failed, pending = _deliver_pending(cycle, name, profile)
     notices = 0
     if profile.notify_empty and not (edition and edition.papers) and not stop():
-        notices, notice_failures = _send_notices(cycle, name, profile)
+        notices, notice_failures, notes_pending = _send_notices(cycle, name, profile)
         failed.extend(notice_failures)
+        pending += notes_pending
     feeds: tuple[Path, ...] = ()
     if profile.feed:
         try:
@@ -517,8 +518,9 @@ class _Courier:
         return str(write_outbox(message, path))
 
 
-def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list[str]]:
-    """Send the profile's "no new papers" note for today (its own time zone), at most once.
+def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list[str], int]:
+    """Send the profile's "no new papers" note for today (its own time zone), at most once:
+    how many were sent, the failures, and how many are left pending.
 
     The notes go to the digest's recipients (an unsubscribed address gets none) and are
     planned in the store before sending, like editions, so a second cycle on the same day
@@ -531,7 +533,7 @@ def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list
     if last is not None and last[1].astimezone(zone).date() == day and store.edition_papers(
         name, last[0]
     ):
-        return 0, []  # today's digest went out already; "no new papers" would contradict it
+        return 0, [], 0  # today's digest went out already; "no new papers" would contradict it
     active = recipients(store, name, profile)
     store.record_notices(name, day, active, now=now)
     planned = store.pending_notices(name, day)
@@ -539,9 +541,9 @@ def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list
         store.mark_notice(name, day, gone, status="cancelled", now=now)
     addresses = [address for address in planned if address in active]
     if not addresses:
-        return 0, []
+        return 0, [], 0
     letters = _Letters(cycle, name, profile)
-    sent, failed = 0, []
+    sent, refused, failed = 0, 0, []
     for recipient in addresses:
         if cycle.stop():
             break
@@ -555,13 +557,14 @@ def _send_notices(cycle: _Cycle, name: str, profile: Profile) -> tuple[int, list
             sent += 1
             progress(f"  'no new papers' note sent to {recipient}")
         elif status == "failed":
+            refused += 1
             failed.append(f"note to {recipient}: {error}")
         else:
             progress(f"  note not delivered to {recipient}, will retry later today: {error}")
             if isinstance(error, ServerUnavailable):
                 failed.append(str(error))
                 break  # no message can go out now; the rest wait for the next cycle today
-    return sent, failed
+    return sent, failed, len(addresses) - sent - refused
 
 
 def _attempt(

@@ -304,6 +304,23 @@ def test_one_connection_serves_a_cycle_and_its_notes_are_retried_like_digests(
     assert notes == READERS
 
 
+def test_notes_the_server_could_not_take_count_as_pending_and_go_out_later_that_day(
+    tmp_path: Path, smtp_server: LoopbackSmtp
+) -> None:
+    noted = f"""
+  noted:
+    interests: [{{name: Galaxies, keywords: [galaxy]}}]
+    notify_empty: true
+    subscribers: [{", ".join(READERS)}]"""
+    assert deliver(smtp_config(tmp_path, smtp_server.port, profiles=noted)).ok
+    down = smtp_config(tmp_path, _closed_port(), ", retries: 1", profiles=noted)
+    quiet = deliver(down, [], now=NOW + timedelta(days=1)).profiles[1]
+    assert quiet.profile == "noted" and quiet.notices == 0 and quiet.pending == 3
+    later = deliver(smtp_config(tmp_path, smtp_server.port, profiles=noted),
+                    now=NOW + timedelta(days=1, hours=1)).profiles[1]
+    assert later.notices == 3 and later.pending == 0
+
+
 def _closed_port() -> int:
     """A loopback port nobody listens on (the server was started and stopped)."""
     with LoopbackSmtp() as server:
