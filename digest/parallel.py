@@ -117,9 +117,11 @@ def _start_worker(ranker: Ranker, requests: Sequence[RankRequest], select: bool)
     global _worker
     _worker = (ranker, requests, select)
     # The parent's handlers (digest serve's stop and reload) are not the worker's business:
-    # the parent stops its workers with SIGTERM, and Ctrl-C reaches the parent.
+    # the parent stops its workers with SIGTERM, and Ctrl-C reaches the parent. A reload
+    # (SIGHUP) sent by name, as ``pkill -HUP -f "digest serve"`` does, reaches the workers
+    # too: it must not kill them.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

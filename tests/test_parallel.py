@@ -177,18 +177,32 @@ def test_a_stop_requested_before_ranking_records_and_sends_nothing(
     assert sum(p.sent for p in _run(config).profiles) == 4  # the next run catches up
 
 
-class _KillsItsWorker(list[Paper]):
-    """Candidates that kill the worker process ranking them, as the OOM killer would: the
-    parent (which vectorises them before forking) reads them unharmed."""
+class _SignalsItsWorker(list[Paper]):
+    """Candidates that send ``signum`` to the worker process ranking them (the parent, which
+    vectorises them before forking, reads them unharmed): a signal meant for
+    ``digest serve`` that reached its workers too, as ``pkill -HUP -f "digest serve"``
+    does, or the OOM killer."""
 
-    def __init__(self, papers: list[Paper]) -> None:
+    def __init__(self, papers: list[Paper], signum: int) -> None:
         super().__init__(papers)
-        self._parent = os.getpid()
+        self._parent, self._signum = os.getpid(), signum
 
     def __iter__(self) -> Iterator[Paper]:
         if os.getpid() != self._parent:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self._signum)
         return super().__iter__()
+
+
+def test_a_reload_signal_that_reaches_the_workers_does_not_stop_them(
+    stored: tuple[list[RankRequest], list[Paper]]
+) -> None:
+    if not can_fork():
+        pytest.skip("this system cannot fork; rank_profiles ranks in-process there")
+    requests, corpus = stored
+    hup = replace(requests[0], candidates=_SignalsItsWorker(list(requests[0].candidates),
+                                                            signal.SIGHUP))
+    serial = rank_profiles(Ranker.fit(corpus), requests[:3], workers=1)
+    assert rank_profiles(Ranker.fit(corpus), [hup, *requests[1:3]], workers=2) == serial
 
 
 def test_a_worker_that_dies_fails_the_ranking_instead_of_hanging_it(
@@ -197,7 +211,8 @@ def test_a_worker_that_dies_fails_the_ranking_instead_of_hanging_it(
     if not can_fork():
         pytest.skip("this system cannot fork; rank_profiles ranks in-process there")
     requests, corpus = stored
-    doomed = replace(requests[0], candidates=_KillsItsWorker(list(requests[0].candidates)))
+    doomed = replace(requests[0], candidates=_SignalsItsWorker(list(requests[0].candidates),
+                                                               signal.SIGKILL))
     outcome: list[BaseException | list[list[Ranked]]] = []
 
     def rank() -> None:
