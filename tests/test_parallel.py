@@ -177,6 +177,10 @@ def test_a_stop_requested_before_ranking_records_and_sends_nothing(
     assert sum(p.sent for p in _run(config).profiles) == 4  # the next run catches up
 
 
+needs_fork = pytest.mark.skipif(
+    not can_fork(), reason="this system cannot fork; rank_profiles ranks in-process there")
+
+
 class _SignalsItsWorker(list[Paper]):
     """Candidates that send ``signum`` to the worker process ranking them (the parent, which
     vectorises them before forking, reads them unharmed): a signal meant for
@@ -193,26 +197,26 @@ class _SignalsItsWorker(list[Paper]):
         return super().__iter__()
 
 
+def _signalling(request: RankRequest, signum: int) -> RankRequest:
+    return replace(request, candidates=_SignalsItsWorker(list(request.candidates), signum))
+
+
+@needs_fork
 def test_a_reload_signal_that_reaches_the_workers_does_not_stop_them(
     stored: tuple[list[RankRequest], list[Paper]]
 ) -> None:
-    if not can_fork():
-        pytest.skip("this system cannot fork; rank_profiles ranks in-process there")
     requests, corpus = stored
-    hup = replace(requests[0], candidates=_SignalsItsWorker(list(requests[0].candidates),
-                                                            signal.SIGHUP))
+    hup = _signalling(requests[0], signal.SIGHUP)
     serial = rank_profiles(Ranker.fit(corpus), requests[:3], workers=1)
     assert rank_profiles(Ranker.fit(corpus), [hup, *requests[1:3]], workers=2) == serial
 
 
+@needs_fork
 def test_a_worker_that_dies_fails_the_ranking_instead_of_hanging_it(
     stored: tuple[list[RankRequest], list[Paper]]
 ) -> None:
-    if not can_fork():
-        pytest.skip("this system cannot fork; rank_profiles ranks in-process there")
     requests, corpus = stored
-    doomed = replace(requests[0], candidates=_SignalsItsWorker(list(requests[0].candidates),
-                                                               signal.SIGKILL))
+    doomed = _signalling(requests[0], signal.SIGKILL)
     outcome: list[BaseException | list[list[Ranked]]] = []
 
     def rank() -> None:
