@@ -57,3 +57,7 @@ class ProfileNotFound(DigestError):
 
 class SubscriptionError(DigestError):
     """An address or unsubscribe token cannot be used (malformed, tampered, unknown profile)."""
+
+
+class RankingError(DigestError):
+    """Ranking could not finish: a worker process ranking profiles died."""

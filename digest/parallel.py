@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from digest.config import Profile
+from digest.errors import RankingError
 from digest.models import Paper, Ranked, Reason
 from digest.rank import Ranker
 
@@ -27,6 +28,7 @@ from digest.rank import Ranker
 # reasons as (kind, text, weight)). Plain tuples pickle several times faster than Papers.
 _Compact = tuple[int, float, str | None, tuple[tuple[str, str, float], ...]]
 _CHUNKS_PER_WORKER = 8  # small enough chunks that a worker left with slow profiles is not alone
+_WATCH_SECONDS = 1.0  # how often the parent checks that its workers are alive
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,22 @@ def rank_profiles(
         return [_rank(ranker, request, select) for request in requests]
     # Vectorised once here rather than once in every worker.
     ranker.vectorise(_papers_of(requests))
+    others = set(multiprocessing.active_children())
     pool = multiprocessing.get_context("fork").Pool(
         workers, initializer=_start_worker, initargs=(ranker, requests, select))
+    started = [process for process in multiprocessing.active_children()
+               if process not in others]
     try:
         chunk = max(1, len(requests) // (workers * _CHUNKS_PER_WORKER))
-        compact = pool.map(_rank_in_worker, range(len(requests)), chunksize=chunk)
+        result = pool.map_async(_rank_in_worker, range(len(requests)), chunksize=chunk)
+        # A worker that dies (the OOM killer) takes its profiles with it, and the pool,
+        # which starts a new worker, would wait for them forever: watch the workers.
+        while not result.ready():
+            result.wait(_WATCH_SECONDS)
+            dead = [process for process in started if process.exitcode is not None]
+            if dead and not result.ready():
+                raise RankingError(_died(dead[0].exitcode or 0))
+        compact = result.get()
     except BaseException:
         pool.terminate()
         raise
@@ -68,6 +81,14 @@ def rank_profiles(
     finally:
         pool.join()
     return [_expand(request, ranked) for request, ranked in zip(requests, compact, strict=True)]
+
+
+def _died(exitcode: int) -> str:
+    how = (f"was killed by {signal.Signals(-exitcode).name}" if exitcode < 0
+           and -exitcode in signal.valid_signals() else f"exited with status {exitcode}")
+    hint = " (the OOM killer, if memory ran short)" if exitcode == -signal.SIGKILL else ""
+    return (f"a worker process ranking profiles {how}{hint}; run again, or set 'workers: 1' "
+            "in the config to rank in the one process")
 
 
 def _papers_of(requests: Sequence[RankRequest]) -> list[Paper]:
@@ -96,9 +117,11 @@ def _start_worker(ranker: Ranker, requests: Sequence[RankRequest], select: bool)
     global _worker
     _worker = (ranker, requests, select)
     # The parent's handlers (digest serve's stop and reload) are not the worker's business:
-    # the parent stops its workers with SIGTERM, and Ctrl-C reaches the parent.
+    # the parent stops its workers with SIGTERM, and Ctrl-C reaches the parent. A reload
+    # (SIGHUP) sent by name, as ``pkill -HUP -f "digest serve"`` does, reaches the workers
+    # too: it must not kill them.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import shutil
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from digest.config import Config, Profile, load_config, usable_cpus
-from digest.errors import ConfigError
-from digest.models import Paper
+from digest.errors import ConfigError, RankingError
+from digest.models import Paper, Ranked
 from digest.parallel import RankRequest, can_fork, rank_profiles
 from digest.pipeline import RunReport, run_once
 from digest.rank import Ranker
@@ -171,3 +175,61 @@ def test_a_stop_requested_before_ranking_records_and_sends_nothing(
     with Store.open(config.database) as store:
         assert all(store.last_edition(name) is None for name in config.profiles)
     assert sum(p.sent for p in _run(config).profiles) == 4  # the next run catches up
+
+
+needs_fork = pytest.mark.skipif(
+    not can_fork(), reason="this system cannot fork; rank_profiles ranks in-process there")
+
+
+class _SignalsItsWorker(list[Paper]):
+    """Candidates that send ``signum`` to the worker process ranking them (the parent, which
+    vectorises them before forking, reads them unharmed): a signal meant for
+    ``digest serve`` that reached its workers too, as ``pkill -HUP -f "digest serve"``
+    does, or the OOM killer."""
+
+    def __init__(self, papers: list[Paper], signum: int) -> None:
+        super().__init__(papers)
+        self._parent, self._signum = os.getpid(), signum
+
+    def __iter__(self) -> Iterator[Paper]:
+        if os.getpid() != self._parent:
+            os.kill(os.getpid(), self._signum)
+        return super().__iter__()
+
+
+def _signalling(request: RankRequest, signum: int) -> RankRequest:
+    return replace(request, candidates=_SignalsItsWorker(list(request.candidates), signum))
+
+
+@needs_fork
+def test_a_reload_signal_that_reaches_the_workers_does_not_stop_them(
+    stored: tuple[list[RankRequest], list[Paper]]
+) -> None:
+    requests, corpus = stored
+    hup = _signalling(requests[0], signal.SIGHUP)
+    serial = rank_profiles(Ranker.fit(corpus), requests[:3], workers=1)
+    assert rank_profiles(Ranker.fit(corpus), [hup, *requests[1:3]], workers=2) == serial
+
+
+@needs_fork
+def test_a_worker_that_dies_fails_the_ranking_instead_of_hanging_it(
+    stored: tuple[list[RankRequest], list[Paper]]
+) -> None:
+    requests, corpus = stored
+    doomed = _signalling(requests[0], signal.SIGKILL)
+    outcome: list[BaseException | list[list[Ranked]]] = []
+
+    def rank() -> None:
+        try:
+            outcome.append(rank_profiles(Ranker.fit(corpus), [*requests[1:3], doomed],
+                                         workers=2))
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    ranking = threading.Thread(target=rank, daemon=True)
+    ranking.start()
+    ranking.join(120)  # a guard: the error comes as soon as the worker is found dead
+    assert outcome, "rank_profiles still waits for the dead worker's profiles"
+    assert isinstance(outcome[0], RankingError)
+    assert "worker process" in str(outcome[0]) and "SIGKILL" in str(outcome[0])
+    assert "workers: 1" in str(outcome[0])
