@@ -176,6 +176,15 @@ def _gram(rows: sparse.csr_matrix) -> np.ndarray:
     return (used @ used.T).toarray()
 
 
+def _masked(rows: sparse.csr_matrix, columns: np.ndarray) -> sparse.csr_matrix:
+    """The rows with only the ``columns`` marked 1, normalised. The words masked out are
+    dropped, not kept as stored zeros: they would be most of the matrix, and every product
+    with it would step over them."""
+    kept = rows.multiply(columns).tocsr()
+    kept.eliminate_zeros()
+    return _normalised(kept)
+
+
 def _normalised(rows: sparse.csr_matrix) -> sparse.csr_matrix:
     return normalize(rows, copy=False) if rows.shape[0] else rows
 
@@ -368,10 +377,10 @@ class Ranker:
     # --- vectors --------------------------------------------------------------------------
 
     def _topics(self, words: sparse.csr_matrix) -> sparse.csr_matrix:
-        return _normalised(words.multiply(self._topical).tocsr())
+        return _masked(words, self._topical)
 
     def _title_rows(self, titles: sparse.csr_matrix) -> sparse.csr_matrix:
-        return _normalised(titles.multiply(self._topical_titles).tocsr())
+        return _masked(titles, self._topical_titles)
 
     def _vectors(self, papers: Sequence[Paper]) -> _Vectors:
         return self._select(self._row_numbers(papers))
