@@ -39,6 +39,7 @@ from digest.deliver import (
 from digest.errors import (
     DeliveryError,
     PaperNotFound,
+    RankingError,
     SourceError,
     SubscriptionError,
 )
@@ -170,7 +171,12 @@ def run_cycle(
             return RunReport(sources, [])  # before ranking: a thousand profiles take a while
         ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
         progress(f"ranking {len(profiles)} profile(s) ...")
-        editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
+        try:
+            editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
+        except RankingError:
+            if stop():  # the stop signal reached the workers too (systemd sends it to all)
+                return RunReport(sources, [])
+            raise
         cycle = _Cycle(config, store, env, courier, now, progress, stop)
         outcomes = []
         for name, slot in due.items():
