@@ -317,19 +317,25 @@ def check(ctx: click.Context, offline: bool) -> None:
 
     Seed papers not yet in the store are looked up on arXiv (and kept for later runs);
     an id arXiv does not know is an error. Keywords made only of stop words, which can
-    never match, are warned about.
+    never match, and more `workers` than CPUs to run them are warned about.
 
     \b
     Example:  digest -c config.yaml check
               digest -c config.yaml check --offline
     """
-    from digest.pipeline import check_seeds, http_client, seed_uses, unmatchable_keywords
+    from digest.pipeline import (
+        check_seeds,
+        http_client,
+        seed_uses,
+        too_many_workers,
+        unmatchable_keywords,
+    )
 
     try:
         config = load_config(ctx.obj)
     except DigestError as error:
         raise click.ClickException(str(error)) from None
-    for warning in unmatchable_keywords(config, ctx.obj):
+    for warning in unmatchable_keywords(config, ctx.obj) + too_many_workers(config, ctx.obj):
         click.echo(f"warning: {warning}", err=True)
     if not offline and seed_uses(config.profiles):
         with _session(ctx) as (config, store):

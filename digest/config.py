@@ -8,6 +8,7 @@ Relative paths in the file are resolved against the file's own folder.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -74,11 +75,28 @@ def _cron(expression: str) -> str:
     return expression
 
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
 def usable_cpus() -> int:
-    """How many CPUs this process may run on (its affinity mask, where the system has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """How many CPUs this process may use: those its affinity mask allows, and no more than
+    its cgroup's CPU quota (a container started with ``--cpus 2`` on a 64-CPU host)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    try:
+        quota = cgroup_cpu_quota(CGROUP_CPU_MAX.read_text(encoding="ascii"))
+    except OSError:  # no cgroup v2 here
+        quota = None
+    return min(cpus, quota) if quota else cpus
+
+
+def cgroup_cpu_quota(cpu_max: str) -> int | None:
+    """The CPUs a cgroup v2 ``cpu.max`` line allows, rounded up ("150000 100000" -> 2), or
+    None for no quota ("max 100000") or a line that is not of that form."""
+    match = re.fullmatch(r"\s*(\d+)\s+(\d+)\s*", cpu_max)
+    if match is None or int(match[2]) == 0:
+        return None
+    return max(1, math.ceil(int(match[1]) / int(match[2])))
 
 
 def normalise_address(address: str) -> str:

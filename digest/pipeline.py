@@ -26,7 +26,7 @@ import jinja2
 
 from digest import __version__
 from digest.arxiv_calendar import quiet_reason
-from digest.config import Config, Profile, field_problems
+from digest.config import Config, Profile, field_problems, usable_cpus
 from digest.deliver import (
     PermanentFailure,
     ServerUnavailable,
@@ -719,6 +719,16 @@ def check_seeds(
         for seed, why in lookup.unknown.items()
         for name, i, j in uses[seed]
     ])
+
+
+def too_many_workers(config: Config, config_path: Path) -> list[str]:
+    """A warning when ``workers`` is more than the CPUs this process may use."""
+    cpus = usable_cpus()
+    if config.workers <= cpus:
+        return []
+    return field_problems(config_path, [(
+        ("workers",), f"{config.workers} workers but this process may use {cpus} CPU(s); "
+        "the extra workers only take turns on them (and each holds its own memory)")])
 
 
 def unmatchable_keywords(config: Config, config_path: Path) -> list[str]:

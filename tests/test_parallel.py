@@ -7,6 +7,8 @@ import email.policy
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Config, Profile, load_config, usable_cpus
+from digest.config import Config, Profile, cgroup_cpu_quota, load_config, usable_cpus
 from digest.errors import ConfigError, RankingError
 from digest.models import Paper, Ranked
 from digest.parallel import RankRequest, can_fork, rank_profiles
@@ -127,6 +129,30 @@ profiles:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert any(":5: workers: " in problem for problem in caught.value.problems)
+
+
+def test_a_container_cpu_quota_caps_the_usable_cpus() -> None:
+    assert cgroup_cpu_quota("200000 100000\n") == 2
+    assert cgroup_cpu_quota("150000 100000") == 2  # 1.5 CPUs: two workers keep them busy
+    assert cgroup_cpu_quota("50000 100000") == 1
+    assert cgroup_cpu_quota("max 100000\n") is None
+    assert cgroup_cpu_quota("") is None
+
+
+def test_check_warns_about_more_workers_than_cpus(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+sources:
+  - {{name: local, type: file, paths: ["*.jsonl"]}}
+profiles:
+  nlp: {{interests: [{{name: RAG, keywords: [retrieval]}}]}}
+workers: {usable_cpus() + 1}
+""", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "digest", "-c", str(path), "check"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (f"config.yaml:5: workers: {usable_cpus() + 1} workers but this process may use "
+            f"{usable_cpus()} CPU(s)") in result.stderr
 
 
 def _offline_example(folder: Path, workers: int) -> Config:
