@@ -40,7 +40,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import (
     ENGLISH_STOP_WORDS,
-    CountVectorizer,
     TfidfTransformer,
     TfidfVectorizer,
 )
@@ -49,6 +48,7 @@ from sklearn.preprocessing import normalize
 
 from digest.config import Interest, Profile
 from digest.models import Paper, Ranked, Reason, folded_words
+from digest.parallel import count_terms, fit_chunks
 
 # Reasons of these kinds take a paper out of an edition whatever its score.
 BLOCKING_REASONS = frozenset({"exclude", "filter"})
@@ -107,21 +107,21 @@ def _vectorizer() -> TfidfVectorizer:
     )
 
 
-def _fit(texts: list[str]) -> tuple[TfidfVectorizer, sparse.csr_matrix]:
+def _fit(texts: list[str], workers: int = 1) -> tuple[TfidfVectorizer, sparse.csr_matrix]:
     """A vectoriser fitted on ``texts``, and their rows: what ``fit`` then ``transform``
-    give, bit for bit, with the texts analysed once instead of twice.
+    give, bit for bit, with the texts analysed once instead of twice (and, when there are
+    enough of them, on up to ``workers`` processes: digest/parallel.py).
 
     (``fit_transform`` analyses once too, but leaves the words of a row out of column order,
     and a row's norm is summed in that order: its last bits could differ from transform's.)
     """
     vectorizer = _vectorizer()
-    try:
-        counts = CountVectorizer.fit_transform(vectorizer, texts)  # the counting half of fit
+    try:  # the counting half of fit, with each row's words in column order as transform's
+        counts = count_terms(vectorizer, texts, chunks=fit_chunks(texts, workers))
     except ValueError:  # no text, or no usable word at all ("empty vocabulary")
         vectorizer.fit(["placeholder"])
         return vectorizer, (vectorizer.transform(texts) if texts else sparse.csr_matrix(
             (0, len(vectorizer.vocabulary_)), dtype=np.float32))
-    counts.sort_indices()  # as transform's counts are
     weights = TfidfTransformer(norm=vectorizer.norm, use_idf=vectorizer.use_idf,
                                smooth_idf=vectorizer.smooth_idf,
                                sublinear_tf=vectorizer.sublinear_tf).fit(counts)
@@ -258,11 +258,12 @@ class Ranker:
     is most of the cost.
     """
 
-    def __init__(self, corpus: Sequence[Paper], *, neighbours: bool = True) -> None:
+    def __init__(self, corpus: Sequence[Paper], *, neighbours: bool = True,
+                 workers: int = 1) -> None:
         self._use_neighbours = neighbours
         texts = [paper_text(paper) for paper in corpus]
-        self._words, words = _fit(texts)
-        self._titles, titles = _fit([paper.title for paper in corpus])
+        self._words, words = _fit(texts, workers)
+        self._titles, titles = _fit([paper.title for paper in corpus], workers)
         self._topical = _topical_columns(words, COMMON_SHARE, rare=2)
         self._topical_titles = _topical_columns(titles, COMMON_SHARE_TITLES, rare=1)
         self._corpus_size = len(corpus)
@@ -283,10 +284,13 @@ class Ranker:
         self._counted: tuple[frozenset[str], dict[str, int]] | None = None
 
     @classmethod
-    def fit(cls, corpus: Sequence[Paper], *, neighbours: bool = True) -> Ranker:
-        """Learn word weights from ``corpus``; ``neighbours=False`` turns category neighbours
-        off (the benchmark measures the ranker with and without them)."""
-        return cls(corpus, neighbours=neighbours)
+    def fit(cls, corpus: Sequence[Paper], *, neighbours: bool = True,
+            workers: int = 1) -> Ranker:
+        """Learn word weights from ``corpus``, its text analysed on up to ``workers``
+        processes when it is big enough to be worth it (the result is the same);
+        ``neighbours=False`` turns category neighbours off (the benchmark measures the ranker
+        with and without them)."""
+        return cls(corpus, neighbours=neighbours, workers=workers)
 
     # --- public ---------------------------------------------------------------------------
 
