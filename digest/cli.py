@@ -136,7 +136,8 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
         settings = select_profiles(config, profile)[profile]
         _warn_missing_seeds(store, profile, settings)
         when: date | None = day.date() if day else None
-        shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now())
+        shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now(),
+                                     workers=config.workers)
     shown = ranked if limit == 0 else ranked[:limit]
     if as_json:
         click.echo(json.dumps(rank_json(profile, shown_day, shown), indent=2, ensure_ascii=False))

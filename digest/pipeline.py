@@ -169,7 +169,7 @@ def run_cycle(
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         if stop():
             return RunReport(sources, [])  # before ranking: a thousand profiles take a while
-        ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+        ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
         progress(f"ranking {len(profiles)} profile(s) ...")
         try:
             editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
@@ -285,18 +285,19 @@ def _edition_plan(
 
 def rank_day(
     store: Store, name: str, profile: Profile, *, day: date | None, now: datetime,
-    ranker: Ranker | None = None,
+    ranker: Ranker | None = None, workers: int = 1,
 ) -> tuple[date | None, list[Ranked]]:
     """All candidates announced on ``day`` (default: the latest announcement), ranked for
     profile ``name`` (its seeds and feedback labels count).
 
-    ``ranker`` lets a caller ranking many profiles fit the word weights once.
+    ``ranker`` lets a caller ranking many profiles fit the word weights once; otherwise they
+    are fitted here, on up to ``workers`` processes.
     """
     day = day or latest_day(store, now)
     if day is None:
         return None, []
     candidates = store.papers_announced(after=day - timedelta(days=1), until=day)
-    ranker = ranker or Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    ranker = ranker or Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=workers)
     return day, ranker.rank(profile, candidates, seeds=_seeds(store, profile),
                             feedback=store.feedback(name))
 
@@ -600,7 +601,7 @@ def _write_feed(
 def preview(config: Config, store: Store, name: str, *, now: datetime) -> Path:
     """Write the HTML of the profile's next edition (or its last one) and return the path."""
     profile = select_profiles(config, name)[name]
-    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT))
+    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
     edition = next_edition(store, ranker, name, profile, now=now)
     if edition is None:
         last = store.last_edition(name)
