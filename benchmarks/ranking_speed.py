@@ -15,7 +15,9 @@ tracemalloc is left off because it slows this workload several-fold), both of th
 maximum over children, not their sum). A worker's figure counts the pages it shares with
 this process copy-on-write, so the two must not be added up:
 
-* fit:       Ranker.fit on the corpus (once per run in `digest run` / `digest serve`)
+* fit:       Ranker.fit on the corpus (once per run in `digest run` / `digest serve`), once
+             for each number of worker processes in --workers (the text is analysed on
+             them; the fitted ranker is the same)
 * rank:      ranker.rank(..., limit=2 * max_papers + 10) + select_for_edition for every
              profile through digest.parallel.rank_profiles, as `digest run` does, once for
              each number of worker processes in --workers
@@ -98,6 +100,10 @@ def profiles(corpus: list[Paper], count: int, rng: random.Random) -> list[Profil
     return made
 
 
+def _processes(workers: int) -> str:
+    return f"{workers} worker{'s' if workers > 1 else ''}"
+
+
 def measure(label: str, items: int, unit: str, action: Callable[[], T]) -> T:
     start = time.perf_counter()
     result = action()
@@ -115,7 +121,8 @@ def main() -> int:
     parser.add_argument("--new", type=int, default=2_000)
     parser.add_argument("--profiles", type=int, default=1_000)
     parser.add_argument("--workers", default="1,2",
-                        help="worker processes to rank with, comma-separated (one run each)")
+                        help="worker processes to fit and rank with, comma-separated (one run "
+                             "each)")
     parser.add_argument("--svm-sample", type=int, default=5)
     args = parser.parse_args()
     if not RSS.is_file():
@@ -131,15 +138,20 @@ def main() -> int:
     print("| step | time | throughput | peak RSS so far | largest worker's peak RSS |")
     print("|---|---:|---:|---:|---:|")
     known = corpus + new  # the daily job has stored the new papers before ranking them
-    ranker = measure("fit (project)", len(known), "papers", lambda: Ranker.fit(known))
+    counts = [int(count) for count in args.workers.split(",")]
+    for workers in counts[:-1]:  # each fit dropped before the next: its peak RSS is its own
+        measure(f"fit (project, {_processes(workers)})", len(known), "papers",
+                partial(Ranker.fit, known, workers=workers))
+    ranker = measure(f"fit (project, {_processes(counts[-1])})", len(known), "papers",
+                     partial(Ranker.fit, known, workers=counts[-1]))
 
     requests = [
         RankRequest(profile, new, seeds={s: by_id[s] for i in profile.interests for s in i.seeds},
                     limit=2 * profile.max_papers + 10)
         for profile in chosen
     ]
-    for workers in (int(count) for count in args.workers.split(",")):
-        measure(f"rank (project, {workers} worker{'s' if workers > 1 else ''})", len(chosen),
+    for workers in counts:
+        measure(f"rank (project, {_processes(workers)})", len(chosen),
                 "profiles", partial(rank_profiles, ranker, requests, workers=workers, select=True))
 
     def aslite_features() -> tuple[object, dict[str, int]]:
