@@ -60,4 +60,5 @@ class SubscriptionError(DigestError):
 
 
 class RankingError(DigestError):
-    """Ranking could not finish: a worker process ranking profiles died."""
+    """Ranking could not finish: a worker process died (ranking profiles, or counting the
+    corpus's words for the fit)."""

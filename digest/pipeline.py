@@ -169,9 +169,9 @@ def run_cycle(
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         if stop():
             return RunReport(sources, [])  # before ranking: a thousand profiles take a while
-        ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
-        progress(f"ranking {len(profiles)} profile(s) ...")
-        try:
+        try:  # the fit, too, may count the corpus's words on worker processes
+            ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
+            progress(f"ranking {len(profiles)} profile(s) ...")
             editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
         except RankingError:
             if stop():  # the stop signal reached the workers too (systemd sends it to all)
