@@ -3,7 +3,11 @@ process: the same vocabulary, word weights, matrices and rankings, bit for bit."
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from pathlib import Path
+from typing import SupportsIndex
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from digest.config import Profile
+from digest.errors import RankingError
 from digest.models import Paper
 from digest.parallel import can_fork, count_terms, fit_chunks
 from digest.rank import Ranker, _vectorizer, paper_text
@@ -111,3 +116,37 @@ def test_small_corpora_and_one_worker_are_counted_in_process(day: list[Paper]) -
     assert fit_chunks(texts, 1) == 1
     assert fit_chunks(texts[:200], 2) == 1  # a few hundred papers: not worth a worker
     assert fit_chunks(texts * 40, 2) == 2 and fit_chunks(texts * 40, 8) > 2
+
+
+class _KillsItsWorker(list[str]):
+    """Texts whose chunk, taken in a worker process (never in the parent), gets that worker
+    killed, as the OOM killer would."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(texts)
+        self._parent = os.getpid()
+
+    def __getitem__(self, index: SupportsIndex | slice) -> str | list[str]:  # type: ignore[override]
+        if os.getpid() != self._parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().__getitem__(index)
+
+
+def test_a_counting_worker_that_dies_fails_the_fit_instead_of_hanging_it(
+        day: list[Paper]) -> None:
+    texts = _KillsItsWorker([paper_text(paper) for paper in day[:100]])
+    outcome: list[BaseException | sparse.csr_matrix] = []
+
+    def count() -> None:
+        try:
+            outcome.append(count_terms(_vectorizer(), texts, chunks=2))
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    counting = threading.Thread(target=count, daemon=True)
+    counting.start()
+    counting.join(120)  # a guard: the error comes as soon as a worker is found dead
+    assert outcome, "count_terms still waits for the dead worker's chunk"
+    assert isinstance(outcome[0], RankingError)
+    assert "counting the corpus's words" in str(outcome[0]) and "SIGKILL" in str(outcome[0])
+    assert "workers: 1" in str(outcome[0])
