@@ -9,17 +9,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from guarded import raised_within
 
 from digest.config import Config, Profile, cgroup_cpu_quota, load_config, usable_cpus
 from digest.errors import ConfigError, RankingError
-from digest.models import Paper, Ranked
+from digest.models import Paper
 from digest.parallel import RankRequest, can_fork, rank_profiles
 from digest.pipeline import RunReport, run_once
 from digest.rank import Ranker
@@ -243,19 +243,8 @@ def test_a_worker_that_dies_fails_the_ranking_instead_of_hanging_it(
 ) -> None:
     requests, corpus = stored
     doomed = _signalling(requests[0], signal.SIGKILL)
-    outcome: list[BaseException | list[list[Ranked]]] = []
-
-    def rank() -> None:
-        try:
-            outcome.append(rank_profiles(Ranker.fit(corpus), [*requests[1:3], doomed],
-                                         workers=2))
-        except BaseException as error:  # handed to the test's thread
-            outcome.append(error)
-
-    ranking = threading.Thread(target=rank, daemon=True)
-    ranking.start()
-    ranking.join(120)  # a guard: the error comes as soon as the worker is found dead
-    assert outcome, "rank_profiles still waits for the dead worker's profiles"
-    assert isinstance(outcome[0], RankingError)
-    assert "worker process" in str(outcome[0]) and "SIGKILL" in str(outcome[0])
-    assert "workers: 1" in str(outcome[0])
+    error = raised_within(120, lambda: rank_profiles(
+        Ranker.fit(corpus), [*requests[1:3], doomed], workers=2))
+    assert isinstance(error, RankingError)
+    assert "ranking profiles" in str(error) and "SIGKILL" in str(error)
+    assert "workers: 1" in str(error)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from pathlib import Path
 from typing import SupportsIndex
 
 import numpy as np
 import pytest
+from guarded import raised_within
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -135,18 +135,7 @@ class _KillsItsWorker(list[str]):
 def test_a_counting_worker_that_dies_fails_the_fit_instead_of_hanging_it(
         day: list[Paper]) -> None:
     texts = _KillsItsWorker([paper_text(paper) for paper in day[:100]])
-    outcome: list[BaseException | sparse.csr_matrix] = []
-
-    def count() -> None:
-        try:
-            outcome.append(count_terms(_vectorizer(), texts, chunks=2))
-        except BaseException as error:  # handed to the test's thread
-            outcome.append(error)
-
-    counting = threading.Thread(target=count, daemon=True)
-    counting.start()
-    counting.join(120)  # a guard: the error comes as soon as a worker is found dead
-    assert outcome, "count_terms still waits for the dead worker's chunk"
-    assert isinstance(outcome[0], RankingError)
-    assert "counting the corpus's words" in str(outcome[0]) and "SIGKILL" in str(outcome[0])
-    assert "workers: 1" in str(outcome[0])
+    error = raised_within(120, lambda: count_terms(_vectorizer(), texts, chunks=2))
+    assert isinstance(error, RankingError)
+    assert "counting the corpus's words" in str(error) and "SIGKILL" in str(error)
+    assert "workers: 1" in str(error)
