@@ -15,8 +15,9 @@ starting a pool costs more than it saves there.
 Counting (:func:`count_terms`) splits the texts into contiguous chunks, one per worker; each
 worker analyses and counts its chunk and sends back its vocabulary and count matrix, and the
 parent merges them into what one ``CountVectorizer.fit_transform`` over all the texts gives:
-the union vocabulary in sorted order and the rows in order, bit for bit (tests/test_parallel.py
-compares the two). Small corpora are counted in-process (:func:`fit_chunks`).
+the union vocabulary in sorted order and the rows in order, bit for bit
+(tests/test_parallel_fit.py compares the two). Small corpora are counted in-process
+(:func:`fit_chunks`).
 """
 
 from __future__ import annotations
