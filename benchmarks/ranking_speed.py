@@ -20,7 +20,8 @@ this process copy-on-write, so the two must not be added up:
              them; the fitted ranker is the same)
 * rank:      ranker.rank(..., limit=2 * max_papers + 10) + select_for_edition for every
              profile through digest.parallel.rank_profiles, as `digest run` does, once for
-             each number of worker processes in --workers
+             each number of worker processes in --workers, each on the ranker just fitted
+             (a fresh one, as every run has: no cache warmed by an earlier row)
 * baseline:  arxiv-sanity-lite's method for the same profiles: its TF-IDF on the corpus, then
              one LinearSVC(C=0.01, balanced) per profile over all known papers. Training
              every profile takes hours, so --svm-sample profiles are timed and the total
@@ -139,20 +140,19 @@ def main() -> int:
     print("|---|---:|---:|---:|---:|")
     known = corpus + new  # the daily job has stored the new papers before ranking them
     counts = [int(count) for count in args.workers.split(",")]
-    for workers in counts[:-1]:  # each fit dropped before the next: its peak RSS is its own
-        measure(f"fit (project, {_processes(workers)})", len(known), "papers",
-                partial(Ranker.fit, known, workers=workers))
-    ranker = measure(f"fit (project, {_processes(counts[-1])})", len(known), "papers",
-                     partial(Ranker.fit, known, workers=counts[-1]))
-
     requests = [
         RankRequest(profile, new, seeds={s: by_id[s] for i in profile.interests for s in i.seeds},
                     limit=2 * profile.max_papers + 10)
         for profile in chosen
     ]
     for workers in counts:
-        measure(f"rank (project, {_processes(workers)})", len(chosen),
-                "profiles", partial(rank_profiles, ranker, requests, workers=workers, select=True))
+        # A fresh fit for each: ranking on a Ranker an earlier row has used would start with
+        # its caches (keyword vectors, category centroids) already filled.
+        ranker = measure(f"fit (project, {_processes(workers)})", len(known), "papers",
+                         partial(Ranker.fit, known, workers=workers))
+        measure(f"rank (project, {_processes(workers)})", len(chosen), "profiles",
+                partial(rank_profiles, ranker, requests, workers=workers, select=True))
+        del ranker  # the next fit's peak RSS is then its own
 
     def aslite_features() -> tuple[object, dict[str, int]]:
         vectorizer = TfidfVectorizer(
