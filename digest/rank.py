@@ -438,7 +438,10 @@ class Ranker:
         self, interest: Interest, vectors: _Vectors, seeds: Mapping[str, Paper],
         token: frozenset[str], queries: Mapping[str, sparse.csr_matrix],
     ) -> _Part:
-        seed_papers = tuple(seeds[seed] for seed in interest.seeds if seed in seeds)
+        # A paper written twice ('2401.01234' and 'arXiv:2401.01234v2') is one seed: twice,
+        # it would weigh double and its words would look shared by several seeds.
+        seed_papers = tuple(seeds[seed] for seed in dict.fromkeys(interest.seeds)
+                            if seed in seeds)
         n = len(vectors)
         seed_scores = np.zeros(n, dtype=np.float32)
         neighbours = np.zeros(n, dtype=np.float32)

@@ -96,12 +96,6 @@ def test_seed_that_is_not_an_arxiv_id(tmp_path: Path) -> None:
     assert any("seeds: 'my-favourite-paper' is not an arXiv id" in p for p in found)
 
 
-def test_a_seed_written_twice_counts_once(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, VALID.replace(
-        "[2401.10000]", "[2401.10000, 'arXiv:2401.10000v2', 2402.20000]")))
-    assert config.profiles["nlp"].interests[0].seeds == ["2401.10000", "2402.20000"]
-
-
 def test_duplicate_key_is_an_error_not_a_silent_overwrite(tmp_path: Path) -> None:
     found = problems(tmp_path, VALID.replace("    subscribers:", "    feed: true\n    feed: false\n"
                                                                "    subscribers:"))

@@ -63,6 +63,18 @@ def test_seed_similarity_names_the_seed() -> None:
     assert any(r.kind == "seed" and "2501.00009" in r.text for r in ranked[0].reasons)
 
 
+def test_a_seed_written_twice_counts_once() -> None:
+    seeds = {"2611.00001": RAG, "2611.00003": ROBOT}
+
+    def ranking(written: list[str]) -> list[tuple[str, float, tuple[str, ...]]]:
+        settings = Profile.model_validate({"interests": [{"name": "mix", "seeds": written}]})
+        return [(r.paper.key, r.score, tuple(x.text for x in r.reasons))
+                for r in Ranker.fit(CORPUS).rank(settings, CORPUS, seeds=seeds)]
+
+    once = ranking(["2611.00001", "2611.00003"])
+    assert ranking(["2611.00001", "arXiv:2611.00001v2", "2611.00003"]) == once
+
+
 def test_author_boost_matches_names_regardless_of_accents() -> None:
     ranked = Ranker.fit(CORPUS).rank(profile(authors=["Soren Falk"]), CORPUS, seeds={})
     robot = next(r for r in ranked if r.paper == ROBOT)
