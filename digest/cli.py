@@ -130,10 +130,10 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
     \b
     Example:  digest rank nlp --date 2024-11-28 --limit 0 --json
     """
-    from digest.pipeline import rank_day, rank_json, select_profiles
+    from digest.pipeline import rank_day, rank_json
 
     with _session(ctx) as (config, store):
-        settings = select_profiles(config, profile)[profile]
+        settings = config.profile(profile)
         _warn_missing_seeds(store, profile, settings)
         when: date | None = day.date() if day else None
         shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now(),
@@ -162,10 +162,10 @@ def preview_command(ctx: click.Context, profile: str) -> None:
     \b
     Example:  digest preview nlp
     """
-    from digest.pipeline import preview, select_profiles
+    from digest.pipeline import preview
 
     with _session(ctx) as (config, store):
-        _warn_missing_seeds(store, profile, select_profiles(config, profile)[profile])
+        _warn_missing_seeds(store, profile, config.profile(profile))
         click.echo(preview(config, store, profile, now=_now()))
 
 
@@ -373,11 +373,11 @@ def feedback(ctx: click.Context, profile: str, arxiv_id: str | None, like: bool,
                digest feedback nlp 2401.01234 --clear
                digest feedback nlp --list
     """
-    from digest.pipeline import http_client, label_paper, select_profiles
+    from digest.pipeline import http_client, label_paper
 
     action = _one_action(arxiv_id, like=like, dislike=dislike, clear=clear, list=list_labels)
     with _session(ctx) as (config, store):
-        select_profiles(config, profile)
+        config.profile(profile)  # ProfileNotFound for a name not in the config
         if action == "list":
             labels = store.feedback(profile)
             for paper, label in labels:

@@ -600,7 +600,7 @@ def _write_feed(
 
 def preview(config: Config, store: Store, name: str, *, now: datetime) -> Path:
     """Write the HTML of the profile's next edition (or its last one) and return the path."""
-    profile = select_profiles(config, name)[name]
+    profile = config.profile(name)
     ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
     edition = next_edition(store, ranker, name, profile, now=now)
     if edition is None:
@@ -756,7 +756,7 @@ def label_paper(
     now: datetime,
 ) -> Paper:
     """Record that ``profile`` likes (+1) or dislikes (-1) a paper, looking it up if needed."""
-    select_profiles(config, profile)
+    config.profile(profile)  # ProfileNotFound for a name not in the config
     try:
         lookup = look_up_papers(store, client, config.arxiv_api_url, [arxiv_id], now=now)
     except SourceError as error:
