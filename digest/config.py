@@ -39,6 +39,11 @@ class _Strict(BaseModel):
 def _address(address: str) -> str:
     """A normalised email address, or ValueError saying what is wrong with it.
 
+    The whole address is put in lower case, the part before the @ too: the standard lets a
+    server tell ``Ada@`` from ``ada@``, but mail providers do not, and readers type their
+    address either way. As two addresses, an unsubscription typed in the other case would
+    not stop the mail, and a reader listed both ways would get every digest twice.
+
     ``user@localhost`` is accepted although email-validator reserves it: a digest is often
     tried out against a mail server on the same machine.
     """
@@ -49,7 +54,7 @@ def _address(address: str) -> str:
         result = validate_email(checked, check_deliverability=False, globally_deliverable=False)
     except EmailNotValidError as error:
         raise ValueError(f"{address!r}: {error}") from None
-    return f"{result.local_part}@localhost" if on_localhost else result.normalized
+    return (f"{result.local_part}@localhost" if on_localhost else result.normalized).lower()
 
 
 def _time_zone(name: str) -> str:
@@ -254,7 +259,7 @@ class Profile(_Strict):
     @field_validator("subscribers")
     @classmethod
     def _valid_addresses(cls, value: list[str]) -> list[str]:
-        return [_address(address) for address in value]
+        return list(dict.fromkeys(_address(address) for address in value))  # each once
 
     @model_validator(mode="after")
     def _interest_names_unique(self) -> Profile:

@@ -862,3 +862,26 @@ def _subscriptions_and_settings(db: sqlite3.Connection) -> None:
         "subscribed INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (profile, address))"
     )
     db.execute("CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def _addresses_in_lower_case(db: sqlite3.Connection) -> None:
+    """Addresses in lower case, as the config now normalises them (``Ada@example.org`` and
+    ``ada@example.org`` are one reader). Rows that differed only in case become one: the
+    latest subscription state, and of two messages of one edition or day to the reader, the
+    one furthest along (sent, then pending, failed, cancelled)."""
+    db.create_function("lower_address", 1, str.lower, deterministic=True)  # Unicode, as Python
+    furthest = ("CASE status WHEN 'sent' THEN 0 WHEN 'pending' THEN 1 WHEN 'failed' THEN 2 "
+                "ELSE 3 END")
+    for table, group, column, order in (
+        ("subscriptions", "profile", "address", "updated_at DESC"),
+        ("deliveries", "profile, edition", "recipient", furthest),
+        ("notices", "profile, day", "recipient", furthest),
+    ):
+        db.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
+            f"row_number() OVER (PARTITION BY {group}, lower_address({column}) "
+            f"ORDER BY {order}, rowid) AS place FROM {table}) WHERE place > 1)"
+        )
+        db.execute(f"UPDATE {table} SET {column} = lower_address({column}) "
+                   f"WHERE {column} != lower_address({column})")

@@ -56,7 +56,7 @@ def test_unquoted_arxiv_id_keeps_its_trailing_zeros(tmp_path: Path) -> None:
 
 
 def test_addresses_are_normalised(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, VALID)).profiles["nlp"].subscribers == ["Ada@example.org"]
+    assert load_config(write(tmp_path, VALID)).profiles["nlp"].subscribers == ["ada@example.org"]
 
 
 def test_misspelt_key_names_line_field_and_suggestion(tmp_path: Path) -> None:

@@ -137,9 +137,9 @@ def test_recipients_are_the_config_plus_subscribed_minus_unsubscribed(tmp_path: 
     with Store.open(config.database) as store:
         subscribe(config, store, " Lin@Example.org ", "astro", now=NOW)
         unsubscribe(config, store, "grace@example.org", "astro", now=NOW)
-        assert recipients(store, "astro", profile) == ["ada@example.org", "Lin@example.org"]
+        assert recipients(store, "astro", profile) == ["ada@example.org", "lin@example.org"]
         subscribe(config, store, "grace@example.org", "astro", now=NOW)
-        assert recipients(store, "astro", profile) == [*READERS, "Lin@example.org"]
+        assert recipients(store, "astro", profile) == [*READERS, "lin@example.org"]
         assert recipients(store, "extra", config.profiles["extra"]) == []
 
 
@@ -214,6 +214,51 @@ def test_a_database_from_before_subscriptions_is_upgraded(tmp_path: Path) -> Non
     with Store.open(path) as store:
         assert store.unsubscribe(["astro"], "ada@example.org", now=NOW) == 1
         assert store.delivery_counts("astro") == {"cancelled": 1, "pending": 1}
+
+
+def test_an_address_is_one_reader_whatever_its_case(tmp_path: Path) -> None:
+    """Listed twice in two cases, one email; unsubscribed in another case, none."""
+    config = one_paper_config(tmp_path, ["Ada@Example.org", "ada@example.org",
+                                         "Grace@example.org"])
+    assert config.profiles["astro"].subscribers == READERS
+    with Store.open(config.database) as store:
+        unsubscribe(config, store, "GRACE@EXAMPLE.ORG", "astro", now=NOW)
+        subscribe(config, store, "Lin@example.org", "astro", now=NOW)
+        subscribe(config, store, "lin@example.org", "astro", now=NOW)
+    assert run(config).ok
+    assert outbox_recipients(config) == ["ada@example.org", "lin@example.org"]
+
+
+def test_addresses_stored_in_two_cases_are_merged_on_upgrade(tmp_path: Path) -> None:
+    """A database from when ``Ada@`` and ``ada@`` were two readers: the latest subscription
+    state holds, and of two messages of one edition the one already sent is kept."""
+    path = tmp_path / "digest.sqlite"
+    before = [step.__name__ for step in MIGRATIONS].index("_addresses_in_lower_case")
+    with sqlite3.connect(path) as db:
+        for step in MIGRATIONS[:before]:
+            step(db)
+        db.execute(f"PRAGMA user_version = {before}")
+        db.executemany(
+            "INSERT INTO subscriptions (profile, address, subscribed, updated_at) "
+            "VALUES ('astro', ?, ?, ?)",
+            [("Grace@example.org", 1, "2026-11-01T00:00:00+00:00"),
+             ("grace@example.org", 0, "2026-11-02T00:00:00+00:00"),
+             ("Lin@Example.org", 1, "2026-11-03T00:00:00+00:00")],
+        )
+        db.executemany(
+            "INSERT INTO deliveries (profile, edition, recipient, status, created_at) "
+            "VALUES ('astro', ?, ?, ?, '2026-11-19T06:30:00+00:00')",
+            [("2026-11-19", "ada@example.org", "pending"),
+             ("2026-11-19", "Ada@example.org", "sent"),
+             ("2026-11-20", "Ada@example.org", "pending")],
+        )
+    with Store.open(path) as store:
+        assert store.subscriptions("astro") == {"grace@example.org": False,
+                                                "lin@example.org": True}
+        assert sorted((d.edition.isoformat(), d.recipient, d.status)
+                      for d in store.deliveries("astro")) == [
+            ("2026-11-19", "ada@example.org", "sent"),
+            ("2026-11-20", "ada@example.org", "pending")]
 
 
 def test_bad_addresses_and_unknown_profiles_are_clear_errors(tmp_path: Path) -> None:
