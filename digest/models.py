@@ -10,7 +10,7 @@ from datetime import date, datetime
 # New-style ids (0704.0001 onwards) and old-style ids (astro-ph/0601001, math.GT/0309136).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
 _ARXIV_OLD = r"[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
-ARXIV_ID_RE = re.compile(rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?")
+_SUBJECT_CLASS = re.compile(r"\.[a-z]{2}/", re.IGNORECASE)
 _ARXIV_ID_FULL = re.compile(
     rf"^(?:arxiv:)?(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?$", re.IGNORECASE
 )
@@ -22,7 +22,12 @@ _DOI_RE = re.compile(r"(10\.\d{4,9}/[^\s\"<>]+)")
 
 
 def split_arxiv_id(text: str) -> tuple[str, int | None] | None:
-    """Return (id without version, version) for an arXiv id, ``arXiv:`` id, or arxiv.org URL."""
+    """Return (id without version, version) for an arXiv id, ``arXiv:`` id, or arxiv.org URL.
+
+    An old-style id comes back as arXiv itself gives it: the archive in lower case and
+    without the subject class that older citations add (``math.GT/0309136`` is
+    ``math/0309136``), so that every spelling of one paper is one key.
+    """
     text = text.strip()
     match = _ARXIV_ID_FULL.match(text) or _ARXIV_URL.search(text)
     if match is None:
@@ -30,7 +35,10 @@ def split_arxiv_id(text: str) -> tuple[str, int | None] | None:
             return split_arxiv_id(text[len("oai:arxiv.org:"):])
         return None
     version = match.group("version")
-    return match.group("id"), int(version) if version else None
+    arxiv_id = match.group("id")
+    if "/" in arxiv_id:
+        arxiv_id = _SUBJECT_CLASS.sub("/", arxiv_id).lower()
+    return arxiv_id, int(version) if version else None
 
 
 def find_doi(text: str) -> str | None:

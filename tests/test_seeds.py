@@ -119,6 +119,25 @@ def test_real_api_answers_for_unknown_and_old_style_ids(
         {}, {"abc": "the arXiv API refused the query: incorrect id format for abc"})
 
 
+def test_an_old_style_id_is_one_paper_however_it_is_written(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    """Older citations add the subject class (math.GT/0309136); arXiv's id has none."""
+    knots = Entry("math/0309136v1", "Knots and their invariants", "Invariants of knots.",
+                  published="2003-09-08T10:00:00Z", category="math.GT")
+    http_server.serve("/api/query", api_feed(knots))
+    config = seeded_config(tmp_path, http_server.url("/api/query"),
+                           "math.GT/0309136, arXiv:Math.gt/0309136v1, math/0309136")
+    assert config.profiles["nlp"].interests[0].seeds == ["math/0309136"] * 3
+    with Store.open(config.database) as store:
+        lookup = look_up_papers(store, client(), http_server.url("/api/query"),
+                                config.profiles["nlp"].interests[0].seeds, now=NOW)
+        assert missing_seeds(store, config.profiles["nlp"]) == []
+    assert [id_list(r.path) for r in http_server.requests] == [["math/0309136"]]
+    assert lookup.papers["math/0309136"].title == "Knots and their invariants"
+    assert not lookup.unknown
+
+
 def stored_paper(arxiv_id: str, announced: date) -> Paper:
     return Paper(title="Dense retrieval for questions", abstract="We retrieve passages.",
                  authors=("Ada Lovelace",), categories=("cs.CL",), announced=announced,
