@@ -79,8 +79,9 @@ def rank_profiles(
     workers = min(workers, len(requests))
     if workers <= 1 or not can_fork():
         return [_rank(ranker, request, select) for request in requests]
-    # Vectorised once here rather than once in every worker.
-    ranker.vectorise(_papers_of(requests))
+    # Vectorised (and indexed) once here rather than once in every worker.
+    ranker.vectorise(_papers_of(requests),
+                     [(request.profile, request.seeds) for request in requests])
     chunk = max(1, len(requests) // (workers * _CHUNKS_PER_WORKER))
     compact = _map_on_workers(workers, _start_worker, (ranker, requests, select),
                               _rank_in_worker, range(len(requests)), chunksize=chunk,

@@ -270,6 +270,41 @@ def test_a_candidates_own_categories_do_not_change_its_score() -> None:
     assert scores["2611.00021"] == scores["2611.00022"] > 0
 
 
+def test_without_seeds_the_stored_papers_that_use_a_keyword_stand_in_for_them() -> None:
+    corpus = _invented_corpus()  # fifty stored robot papers, some of them on torque
+    settings = Profile.model_validate({"interests": [{"name": "Robots", "keywords": ["torque"],
+                                                      "seeds": ["2401.00001"]}]})  # unknown
+    alike = make("2611.00030", "Legged grippers", "Grasping with legged arms and joints.")
+    other = make("2611.00031", "Texture in photos", "Pixels and masks of photos.")
+    ranked = {r.paper.arxiv_id: r for r in Ranker.fit([*corpus, alike, other]).rank(
+        settings, [alike, other], seeds={})}
+    reasons = ranked["2611.00030"].reasons
+    assert [(r.kind, r.text) for r in reasons] == [
+        ("keyword", "like stored papers that use “torque”")]
+    assert ranked["2611.00030"].score == reasons[0].weight > ranked["2611.00031"].score
+    seeded = Profile.model_validate({"interests": [{"name": "Robots", "keywords": ["torque"],
+                                                    "seeds": [corpus[0].arxiv_id]}]})
+    with_seed = Ranker.fit([*corpus, alike]).rank(seeded, [alike],
+                                                  seeds={corpus[0].arxiv_id: corpus[0]})
+    assert not any("use “torque”" in reason.text for reason in with_seed[0].reasons)
+
+
+def test_a_candidate_never_vouches_for_itself_through_its_keywords() -> None:
+    using = [make(f"2611.5{n:04d}", f"Torque sensing {n}", f"Torque sensors in joints {n}.")
+             for n in range(7)]
+    settings = Profile.model_validate({"interests": [{"name": "Robots",
+                                                      "keywords": ["torque"]}]})
+    ranker = Ranker.fit(using)
+
+    def stand_ins(candidates: list[Paper]) -> list[str]:
+        return [reason.text for item in ranker.rank(settings, candidates, seeds={})
+                for reason in item.reasons if reason.text.startswith("like stored")]
+
+    assert stand_ins(using[:4]) == ["like stored papers that use “torque”"] * 4  # 3 others
+    assert stand_ins(using[:5]) == []  # 2 others are too few; the candidates do not count
+    assert stand_ins(using) == []
+
+
 def _papers(prefix: str, count: int, title: str, abstract: str) -> list[Paper]:
     return [make(f"2611.{prefix}{n:03d}", f"{title} {n}", f"{abstract} Variant {n}.")
             for n in range(count)]
