@@ -22,6 +22,9 @@ this process copy-on-write, so the two must not be added up:
              profile through digest.parallel.rank_profiles, as `digest run` does, once for
              each number of worker processes in --workers, each on the ranker just fitted
              (a fresh one, as every run has: no cache warmed by an earlier row)
+* rank keywords-only: the same profiles without their seeds (the cold start), where the
+             stored papers that use the keywords stand in for them, on the same ranker
+             (whose keyword vectors the row before has made)
 * baseline:  arxiv-sanity-lite's method for the same profiles: its TF-IDF on the corpus, then
              one LinearSVC(C=0.01, balanced) per profile over all known papers. Training
              every profile takes hours, so --svm-sample profiles are timed and the total
@@ -101,6 +104,11 @@ def profiles(corpus: list[Paper], count: int, rng: random.Random) -> list[Profil
     return made
 
 
+def without_seeds(profile: Profile) -> Profile:
+    return profile.model_copy(update={"interests": [
+        interest.model_copy(update={"seeds": []}) for interest in profile.interests]})
+
+
 def _processes(workers: int) -> str:
     return f"{workers} worker{'s' if workers > 1 else ''}"
 
@@ -145,6 +153,11 @@ def main() -> int:
                     limit=2 * profile.max_papers + 10)
         for profile in chosen
     ]
+    # The same profiles before their owners chose seeds: keyword neighbours instead.
+    keywords_only = [
+        RankRequest(without_seeds(request.profile), new, seeds={}, limit=request.limit)
+        for request in requests
+    ]
     for workers in counts:
         # A fresh fit for each: ranking on a Ranker an earlier row has used would start with
         # its caches (keyword vectors, category centroids) already filled.
@@ -152,6 +165,9 @@ def main() -> int:
                          partial(Ranker.fit, known, workers=workers))
         measure(f"rank (project, {_processes(workers)})", len(chosen), "profiles",
                 partial(rank_profiles, ranker, requests, workers=workers, select=True))
+        measure(f"rank keywords-only profiles (project, {_processes(workers)})",
+                len(chosen), "profiles",
+                partial(rank_profiles, ranker, keywords_only, workers=workers, select=True))
         del ranker  # the next fit's peak RSS is then its own
 
     def aslite_features() -> tuple[object, dict[str, int]]:
