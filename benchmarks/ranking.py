@@ -31,7 +31,9 @@ Methods, each given the same store contents, seeds and pool:
   method has no place for.)
 * project, keywords only: the profile without its seeds, a name alone as its keyword (the
   tag's name; on the category task the category's name as arXiv lists it, "robotics" for
-  cs.RO): the cold start of a user who has not chosen seed papers yet
+  cs.RO): the cold start of a user who has not chosen seed papers yet; also without
+  neighbours, whose keyword kind (stored papers that use the keywords) serves exactly
+  these profiles
 * project + N feedback: the same, after N simulated `digest feedback` labels on the top
   papers of earlier digests (never of the day being ranked); also with category neighbours
   off, since on the category task they already learn from earlier days' categories, which
@@ -255,7 +257,8 @@ class Day:
     _aslite: tuple[TfidfVectorizer, object, dict[str, int]] | None = None
 
     def text_only_ranker(self) -> Ranker:
-        """The project's ranker with category neighbours off, fitted on the same papers."""
+        """The project's ranker with neighbours off (category and keyword), fitted on the
+        same papers."""
         if self._text_only is None:
             self._text_only = Ranker.fit(self.known, neighbours=False)
         return self._text_only
@@ -327,6 +330,11 @@ def _ranked_ids(day: Day, name: str, ranker: Ranker) -> list[str]:
 def keywords_only_method(day: Day, query: Query) -> list[str]:
     """The project's ranker given a name alone as the interest's keyword, no seeds."""
     return _ranked_ids(day, _keywords_only_name(query), day.project_ranker)
+
+
+def keywords_only_text_method(day: Day, query: Query) -> list[str]:
+    """The same without neighbours: the keywords' own matches alone."""
+    return _ranked_ids(day, _keywords_only_name(query), day.text_only_ranker())
 
 
 def feedback_method(labels: int, *, neighbours: bool = True) -> Method:
@@ -491,7 +499,8 @@ def main() -> int:
         tasks.append(frontpage_task())
     for task in tasks:
         start = time.perf_counter()
-        cold_start = {"project, keywords only (no seeds)": keywords_only_method}
+        cold_start = {"project, keywords only (no seeds)": keywords_only_method,
+                      "project, keywords only, no neighbours": keywords_only_text_method}
         named = all(query.cold_start for query in task.queries)
         if not named:
             print("(no keywords-only row: a category without a name in CATEGORY_NAMES)",

@@ -67,7 +67,7 @@ ENRICHED_LIFT = 3.0  # ...and three times as common among them as in the store
 MIN_NEIGHBOURS = 5
 # An interest without seeds: the stored papers that use its keywords (at most this many,
 # spread over the store) stand in for seeds, at this weight. Measured on the benchmark's
-# keyword-only profiles: +16% (categories named as arXiv names them) and +18% (tags); from
+# keyword-only profiles: +16% (categories named as arXiv names them) and +17% (tags); from
 # 0.3 to 1 the gain hardly changes.
 KEYWORD_NEIGHBOURS = 0.5
 KEYWORD_NEIGHBOURS_SAMPLE = 200
@@ -315,8 +315,8 @@ class Ranker:
             workers: int = 1) -> Ranker:
         """Learn word weights from ``corpus``, its text analysed on up to ``workers``
         processes when it is big enough to be worth it (the result is the same);
-        ``neighbours=False`` turns category neighbours off (the benchmark measures the ranker
-        with and without them)."""
+        ``neighbours=False`` turns neighbours off, category and keyword neighbours both (the
+        benchmark measures the ranker with and without them)."""
         return cls(corpus, neighbours=neighbours, workers=workers)
 
     # --- public ---------------------------------------------------------------------------
@@ -327,7 +327,7 @@ class Ranker:
         (each with its seed papers) has an interest that needs it, index the stored papers by
         word: worker processes forked afterwards then share both (digest/parallel.py)."""
         self._row_numbers(papers)
-        if any(_uses_keyword_neighbours(interest, seeds)
+        if self._use_neighbours and any(_uses_keyword_neighbours(interest, seeds)
                for profile, seeds in profiles for interest in profile.interests):
             _ = self._stored_words_t
 
@@ -494,13 +494,14 @@ class Ranker:
                     vectors.topics @ found[0] + TITLE_WEIGHT * (vectors.titles @ found[1]))
                 neighbours_reason = Reason(
                     "seed", f"like stored {', '.join(categories)} papers, as your seeds are", 0)
-        elif _uses_keyword_neighbours(interest, seeds):
-            using = self._papers_using(interest.keywords, token)
-            if using is not None:
-                similar = _mean_cosines(self._all.topics[using], vectors.topics)
+        elif self._use_neighbours and _uses_keyword_neighbours(interest, seeds):
+            found_using = self._papers_using(interest.keywords, token)
+            if found_using is not None:
+                rows, used = found_using
+                similar = _mean_cosines(self._all.topics[rows], vectors.topics)
                 neighbours = interest.weight * KEYWORD_NEIGHBOURS * similar
                 neighbours_reason = Reason("keyword", "like stored papers that use " + ", ".join(
-                    f"“{keyword}”" for keyword in interest.keywords), 0)
+                    f"“{keyword}”" for keyword in used), 0)
         keyword_weight = interest.weight / math.sqrt(max(1, len(seed_papers)))
         keywords = self._keyword_matrix(interest.keywords, vectors, queries) * keyword_weight
         return _Part(interest, keywords, np.asarray(seed_scores, dtype=np.float32).ravel(),
@@ -557,30 +558,39 @@ class Ranker:
             )
         return self._neighbour_cache[key]
 
-    def _papers_using(self, keywords: Sequence[str], token: frozenset[str]) -> np.ndarray | None:
+    def _papers_using(self, keywords: Sequence[str], token: frozenset[str]
+                      ) -> tuple[np.ndarray, list[str]] | None:
         """Rows of the stored papers with every word of one of ``keywords`` (the candidates
         left out, so that a paper's own words never vouch for it), at most
-        KEYWORD_NEIGHBOURS_SAMPLE spread evenly over the store; None if too few."""
+        KEYWORD_NEIGHBOURS_SAMPLE spread evenly over the store, and the keywords that found
+        them; None if too few."""
         using = np.zeros(self._corpus_size, dtype=bool)  # faster than sets of rows
+        candidate = self._candidate_mask(token)
+        used = []
         for keyword in keywords:
-            using[self._papers_with_all_words(keyword, self._stored_words_t)] = True
-        using[self._candidate_rows(token)] = False
+            rows = self._papers_with_all_words(keyword, self._stored_words_t)
+            rows = rows[~candidate[rows]]
+            if len(rows):
+                using[rows] = True
+                used.append(keyword)
         rows = np.flatnonzero(using)
         if len(rows) < KEYWORD_NEIGHBOURS_MIN:
             return None
-        return rows[:: max(1, len(rows) // KEYWORD_NEIGHBOURS_SAMPLE)][:KEYWORD_NEIGHBOURS_SAMPLE]
+        kept = min(len(rows), KEYWORD_NEIGHBOURS_SAMPLE)
+        return rows[np.arange(kept) * len(rows) // kept], used
 
     @functools.cached_property
     def _stored_words_t(self) -> sparse.csr_matrix:
         """The stored papers' words as a word x paper matrix: which papers use a word."""
         return self._all.words[: self._corpus_size].T.tocsr()
 
-    def _candidate_rows(self, token: frozenset[str]) -> np.ndarray:
-        """Rows of the stored papers among the candidates, sorted."""
+    def _candidate_mask(self, token: frozenset[str]) -> np.ndarray:
+        """True for each stored paper that is among the candidates."""
         if self._candidates_stored is None or self._candidates_stored[0] != token:
+            mask = np.zeros(self._corpus_size, dtype=bool)
             rows = [self._rows.get(key, self._corpus_size) for key in token]
-            self._candidates_stored = (token, np.array(
-                sorted(row for row in rows if row < self._corpus_size), dtype=np.int64))
+            mask[[row for row in rows if row < self._corpus_size]] = True
+            self._candidates_stored = (token, mask)
         return self._candidates_stored[1]
 
     def _keyword_matrix(self, keywords: Sequence[str], vectors: _Vectors,

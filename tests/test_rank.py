@@ -305,6 +305,23 @@ def test_a_candidate_never_vouches_for_itself_through_its_keywords() -> None:
     assert stand_ins(using) == []
 
 
+def test_the_stand_ins_come_from_the_whole_store_and_name_the_keywords_that_found_them(
+) -> None:
+    # 300 stored papers use "torque": the newest 200 on grippers, the oldest 100 on galaxies
+    # (the store lists its newest papers first). A sample of 200 must reach the galaxies.
+    grippers = [make(f"2610.{n:05d}", f"Torque in grippers {n}",
+                     f"Gripper fingers apply torque {n}.") for n in range(200)]
+    galaxies = [make(f"2609.{n:05d}", f"Torque on galaxies {n}",
+                     f"Tidal torque spins up dwarf galaxies {n}.") for n in range(100)]
+    candidate = make("2611.00040", "Spin of dwarf galaxies", "Tidal forces spin galaxies up.")
+    settings = Profile.model_validate({"interests": [{"name": "Torque",
+                                                      "keywords": ["torque", "xylophone"]}]})
+    ranked = Ranker.fit([*grippers, *galaxies, candidate]).rank(settings, [candidate], seeds={})
+    assert [(r.kind, r.text) for r in ranked[0].reasons] == [
+        ("keyword", "like stored papers that use “torque”")]  # no stored paper has the other
+    assert ranked[0].score > 0
+
+
 def _papers(prefix: str, count: int, title: str, abstract: str) -> list[Paper]:
     return [make(f"2611.{prefix}{n:03d}", f"{title} {n}", f"{abstract} Variant {n}.")
             for n in range(count)]
