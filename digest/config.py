@@ -215,7 +215,7 @@ class Interest(_Strict):
             if parsed is None:
                 raise ValueError(f"{seed!r} is not an arXiv id such as '2401.01234'")
             ids.append(parsed[0])
-        return ids  # as written, so that check's messages point at the right line
+        return ids  # one per seed as written, so that check's messages name the right line
 
     @model_validator(mode="after")
     def _has_something_to_match(self) -> Interest:

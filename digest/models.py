@@ -25,8 +25,9 @@ def split_arxiv_id(text: str) -> tuple[str, int | None] | None:
     """Return (id without version, version) for an arXiv id, ``arXiv:`` id, or arxiv.org URL.
 
     An old-style id comes back as arXiv itself gives it: the archive in lower case and
-    without the subject class that older citations add (``math.GT/0309136`` is
-    ``math/0309136``), so that every spelling of one paper is one key.
+    without the two-letter subject class that older citations add (``math.GT/0309136`` is
+    ``math/0309136``), so that those spellings of one paper are one key. (Papers stored
+    before this under a spelling with a subject class keep their old key.)
     """
     text = text.strip()
     match = _ARXIV_ID_FULL.match(text) or _ARXIV_URL.search(text)

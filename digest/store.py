@@ -869,7 +869,8 @@ def _addresses_in_lower_case(db: sqlite3.Connection) -> None:
     """Addresses in lower case, as the config now normalises them (``Ada@example.org`` and
     ``ada@example.org`` are one reader). Rows that differed only in case become one: the
     latest subscription state, and of two messages of one edition or day to the reader, the
-    one furthest along (sent, then pending, failed, cancelled)."""
+    one furthest along (sent, then pending, failed, cancelled). A pending message whose
+    address changes case gets a new Message-ID (and outbox file name) when it is sent."""
     db.create_function("lower_address", 1, str.lower, deterministic=True)  # Unicode, as Python
     furthest = ("CASE status WHEN 'sent' THEN 0 WHEN 'pending' THEN 1 WHEN 'failed' THEN 2 "
                 "ELSE 3 END")

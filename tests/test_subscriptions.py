@@ -250,7 +250,14 @@ def test_addresses_stored_in_two_cases_are_merged_on_upgrade(tmp_path: Path) -> 
             "VALUES ('astro', ?, ?, ?, '2026-11-19T06:30:00+00:00')",
             [("2026-11-19", "ada@example.org", "pending"),
              ("2026-11-19", "Ada@example.org", "sent"),
-             ("2026-11-20", "Ada@example.org", "pending")],
+             ("2026-11-20", "Ada@example.org", "pending"),
+             ("2026-11-20", "Örn@example.org", "cancelled"),  # beyond ASCII, as Python
+             ("2026-11-20", "örn@example.org", "pending")],  # lower-cases it
+        )
+        db.executemany(
+            "INSERT INTO notices (profile, day, recipient, status, created_at) "
+            "VALUES ('astro', '2026-11-21', ?, ?, '2026-11-21T06:30:00+00:00')",
+            [("Grace@example.org", "sent"), ("grace@example.org", "pending")],
         )
     with Store.open(path) as store:
         assert store.subscriptions("astro") == {"grace@example.org": False,
@@ -258,7 +265,9 @@ def test_addresses_stored_in_two_cases_are_merged_on_upgrade(tmp_path: Path) -> 
         assert sorted((d.edition.isoformat(), d.recipient, d.status)
                       for d in store.deliveries("astro")) == [
             ("2026-11-19", "ada@example.org", "sent"),
-            ("2026-11-20", "ada@example.org", "pending")]
+            ("2026-11-20", "ada@example.org", "pending"),
+            ("2026-11-20", "örn@example.org", "pending")]
+        assert store.pending_notices("astro", date(2026, 11, 21)) == []  # the sent one kept
 
 
 def test_bad_addresses_and_unknown_profiles_are_clear_errors(tmp_path: Path) -> None:
