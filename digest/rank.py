@@ -327,8 +327,9 @@ class Ranker:
         (each with its seed papers) has an interest that needs it, index the stored papers by
         word: worker processes forked afterwards then share both (digest/parallel.py)."""
         self._row_numbers(papers)
-        if self._use_neighbours and any(_uses_keyword_neighbours(interest, seeds)
-               for profile, seeds in profiles for interest in profile.interests):
+        needed = any(_uses_keyword_neighbours(interest, seeds)
+                     for profile, seeds in profiles for interest in profile.interests)
+        if self._use_neighbours and needed:
             _ = self._stored_words_t
 
     def rank(
