@@ -171,16 +171,6 @@ def _centroid_cosines(
     return per_row, (per_row.sum(axis=0) / norm if norm else per_row.sum(axis=0))
 
 
-def _mean_cosines(rows: sparse.csr_matrix, papers: sparse.csr_matrix) -> np.ndarray:
-    """Each paper's cosine with the centroid of many rows, when the rows' own cosines are
-    not wanted: the rows are summed into one dense vector first (three times faster than a
-    sparse sum or a product per row, for 200 rows)."""
-    summed = np.bincount(rows.indices, weights=rows.data, minlength=rows.shape[1])
-    norm = float(np.linalg.norm(summed))
-    scores = np.asarray(papers @ summed).ravel()
-    return scores / norm if norm else scores
-
-
 def _consensus(rows: sparse.csr_matrix) -> sparse.csr_matrix:
     """The rows with each word scaled by the share of rows that use it, to the power
     CONSENSUS: what several seeds have in common says more about an interest than what one
@@ -499,7 +489,7 @@ class Ranker:
             found_using = self._papers_using(interest.keywords, token)
             if found_using is not None:
                 rows, used = found_using
-                similar = _mean_cosines(self._all.topics[rows], vectors.topics)
+                similar = vectors.topics @ _centroid(self._all.topics[rows])
                 neighbours = interest.weight * KEYWORD_NEIGHBOURS * similar
                 neighbours_reason = Reason("keyword", "like stored papers that use " + ", ".join(
                     f"“{keyword}”" for keyword in used), 0)
@@ -531,13 +521,11 @@ class Ranker:
     def _candidate_categories(self, token: frozenset[str]) -> dict[str, int]:
         """How many stored papers among the candidates are in each category ("" = all)."""
         if self._counted is None or self._counted[0] != token:
-            counts: dict[str, int] = {}
-            for key in token:
-                row = self._rows.get(key)
-                if row is not None and row < self._corpus_size:
-                    counts[""] = counts.get("", 0) + 1
-                    for category in set(self._papers[row].categories):
-                        counts[category] = counts.get(category, 0) + 1
+            rows = np.flatnonzero(self._candidate_mask(token))
+            counts: dict[str, int] = {"": len(rows)}
+            for row in rows:
+                for category in set(self._papers[row].categories):
+                    counts[category] = counts.get(category, 0) + 1
             self._counted = (token, counts)
         return self._counted[1]
 
