@@ -22,6 +22,9 @@ from digest.errors import StoreError, StoreLocked
 from digest.models import FeedEntry, Paper, Ranked, Reason, normalise_title
 
 Migration = Callable[[sqlite3.Connection], None]
+# The oldest SQLite the schema works on: upserts need 3.24, the migration that merges
+# addresses differing only in case uses window functions (3.25).
+SQLITE_MIN = (3, 25, 0)
 MIGRATIONS: list[Migration] = []
 migration = MIGRATIONS.append
 
@@ -75,6 +78,11 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
+        if sqlite3.sqlite_version_info < SQLITE_MIN:
+            raise StoreError(
+                f"{path}: this Python's SQLite is {sqlite3.sqlite_version}; the database needs "
+                f"{'.'.join(map(str, SQLITE_MIN))} or later (a newer Python brings one)"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, timeout=30, isolation_level=None)

@@ -165,6 +165,17 @@ def test_schema_version_is_recorded_and_newer_databases_refused(tmp_path: Path) 
         Store.open(path)
 
 
+def test_an_sqlite_too_old_for_the_schema_is_refused_before_the_file_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 24, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.24.0")
+    path = tmp_path / "data" / "d.sqlite"
+    with pytest.raises(StoreError, match=r"SQLite is 3\.24\.0; the database needs 3\.25\.0"):
+        Store.open(path)
+    assert not path.parent.exists()
+
+
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "d.sqlite"
     path.write_text("these are my notes, not a database\n" * 100)
