@@ -40,6 +40,13 @@ Methods, each given the same store contents, seeds and pool:
   are what the labels say
 
 Scores are nDCG@10 and P@10 (binary relevance), averaged over every (interest, day, draw).
+
+The person labelled only some of each day's papers on a topic, so the tags task is also
+scored a second time, with blind judgments added (benchmarks/judgments/): every paper in
+the top 10 of the project or arxiv-sanity-lite that the person did not label was judged
+for the tag without knowing which method put it there. A paper no one judged counts as not
+relevant; the "unjudged" column says how much of a method's top 10 that is (the other rows,
+and a ranker changed since the judging, have some).
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ from digest.store import Store
 LABELED = Path(__file__).resolve().parents[2] / "shared/fixtures/labeled"
 CV_MIRROR = LABELED / "wanzhouliu_arxiv_feed_mirror_cs.CV"
 FRONTPAGE = LABELED / "datawraith_arxiv_frontpage"
+JUDGMENTS = Path(__file__).resolve().parent / "judgments" / "datawraith_tags.json"
 MIN_CATEGORY_PAPERS = 50
 # A category's name as arXiv's taxonomy gives it: the keyword of its keywords-only profile.
 CATEGORY_NAMES = {
@@ -124,6 +132,28 @@ class Task:
     listings: dict[date, list[dict[str, object]]]  # JSONL records per announcement day
     queries: list[Query]
     ingest_daily: bool  # ingest day by day (temporal) or everything first (hold-one-day-out)
+    # Blind judgments beside the labels: interest name -> paper id -> relevant? ({}: none)
+    judged: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """One method's scores for one query; ``judged``: with the blind judgments added."""
+
+    ndcg: float
+    precision: float
+    judged: tuple[float, float, float] | None = None  # nDCG@10, P@10, unjudged share of top 10
+
+
+def score(ranked: Sequence[str], query: Query, pool: set[str],
+          judged: dict[str, dict[str, bool]]) -> Scores:
+    if query.name not in judged:
+        return Scores(ndcg_at_k(ranked, query.relevant), precision_at_k(ranked, query.relevant))
+    verdicts = judged[query.name]
+    relevant = query.relevant | {key for key in pool if verdicts.get(key)}
+    unjudged = sum(key not in query.relevant and key not in verdicts for key in ranked[:K])
+    return Scores(ndcg_at_k(ranked, query.relevant), precision_at_k(ranked, query.relevant),
+                  (ndcg_at_k(ranked, relevant), precision_at_k(ranked, relevant), unjudged / K))
 
 
 def ndcg_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int = K) -> float:
@@ -183,7 +213,7 @@ def category_task(draws: int) -> Task:
     return Task("Category interest (cs.CV mirror, 12 days)", listings, queries, ingest_daily=True)
 
 
-def frontpage_task() -> Task:
+def frontpage_task(judgments: Path | None = JUDGMENTS) -> Task:
     weights = json.loads((FRONTPAGE / "tags.json").read_text())
     pools: dict[date, list[dict[str, object]]] = {}
     for path in sorted((FRONTPAGE / "downloads").glob("*.jsonl")):
@@ -220,8 +250,9 @@ def frontpage_task() -> Task:
                 }
                 queries.append(Query(tag, day, seeds, (tag,), relevant, 0, judged,
                                      cold_start=(tag,)))
+    judged = json.loads(judgments.read_text())["judged"] if judgments else {}
     return Task("A real person's tags (datawraith, 4 days, hold one day out)", listings,
-                queries, ingest_daily=False)
+                queries, ingest_daily=False, judged=judged)
 
 
 def _record(arxiv_id: str, title: str, abstract: str, authors: object, day: date,
@@ -414,8 +445,8 @@ def write_config(directory: Path, queries: Sequence[Query], feedback: Sequence[i
 
 def run_task(
     task: Task, methods: dict[str, Method], feedback: Sequence[int] = ()
-) -> dict[str, list[tuple[float, float]]]:
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+) -> dict[str, list[Scores]]:
+    results: dict[str, list[Scores]] = {name: [] for name in methods}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         (directory / "listings").mkdir()
@@ -438,11 +469,11 @@ def run_task(
                 pool = store.papers_announced(after=day.fromordinal(day.toordinal() - 1),
                                               until=day)
                 context = Day(store, config, day, pool, known, Ranker.fit(known))
+                pool_ids = {_id(paper) for paper in pool}
                 for query in (q for q in task.queries if q.day == day):
                     for name, method in methods.items():
-                        ranked = method(context, query)
-                        results[name].append((ndcg_at_k(ranked, query.relevant),
-                                              precision_at_k(ranked, query.relevant)))
+                        results[name].append(score(method(context, query), query, pool_ids,
+                                                   task.judged))
                 print(f"  {day}: {len(pool)} papers, "
                       f"{sum(q.day == day for q in task.queries)} interests ranked",
                       file=sys.stderr)
@@ -458,15 +489,28 @@ def _write_listing(directory: Path, day: date, records: list[dict[str, object]])
     (directory / "listings" / f"{day.isoformat()}.jsonl").write_text("\n".join(lines) + "\n")
 
 
-def report(task: Task, results: dict[str, list[tuple[float, float]]], seconds: float) -> None:
-    baseline = statistics.fmean(n for n, _ in results["arxiv-sanity-lite"])
+def report(task: Task, results: dict[str, list[Scores]], seconds: float) -> None:
+    baseline = statistics.fmean(s.ndcg for s in results["arxiv-sanity-lite"])
     print(f"\n{task.title}: {len(task.queries)} rankings, {seconds:.0f} s")
     print("| method | nDCG@10 | P@10 | vs arxiv-sanity-lite |")
     print("|---|---:|---:|---:|")
     for name, scores in results.items():
-        ndcg = statistics.fmean(n for n, _ in scores)
-        precision = statistics.fmean(p for _, p in scores)
+        ndcg = statistics.fmean(s.ndcg for s in scores)
+        precision = statistics.fmean(s.precision for s in scores)
         print(f"| {name} | {ndcg:.3f} | {precision:.3f} | {ndcg / baseline:.2f}x |")
+    if not all(s.judged for scores in results.values() for s in scores):
+        return
+    judged = {name: [s.judged for s in scores if s.judged] for name, scores in results.items()}
+    baseline = statistics.fmean(n for n, _, _ in judged["arxiv-sanity-lite"])
+    print("\nThe same, scored on the labels and the blind judgments "
+          "(benchmarks/judgments/datawraith_tags.json):")
+    print("| method | nDCG@10 | P@10 | vs arxiv-sanity-lite | unjudged in top 10 |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rows in judged.items():
+        ndcg, precision, unjudged = (statistics.fmean(column) for column in zip(*rows,
+                                                                                strict=True))
+        print(f"| {name} | {ndcg:.3f} | {precision:.3f} | {ndcg / baseline:.2f}x "
+              f"| {unjudged:.0%} |")
 
 
 def main() -> int:
@@ -475,6 +519,8 @@ def main() -> int:
     parser.add_argument("--task", choices=["categories", "tags", "both"], default="both")
     parser.add_argument("--feedback", default="10,30",
                         help="feedback rows: numbers of labels, comma-separated ('' for none)")
+    parser.add_argument("--no-judgments", action="store_true",
+                        help="score the tags task on the person's labels only")
     args = parser.parse_args()
     if not LABELED.is_dir():
         print(f"labelled fixtures not found at {LABELED}", file=sys.stderr)
@@ -496,7 +542,7 @@ def main() -> int:
     if args.task in ("categories", "both"):
         tasks.append(category_task(args.draws))
     if args.task in ("tags", "both"):
-        tasks.append(frontpage_task())
+        tasks.append(frontpage_task(None if args.no_judgments else JUDGMENTS))
     for task in tasks:
         start = time.perf_counter()
         cold_start = {"project, keywords only (no seeds)": keywords_only_method,
