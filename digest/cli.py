@@ -130,14 +130,21 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
     \b
     Example:  digest rank nlp --date 2024-11-28 --limit 0 --json
     """
-    from digest.pipeline import rank_day, rank_json
+    from digest.pipeline import CORPUS_LIMIT, rank_day, rank_json
+    from digest.rank import Ranker
 
     with _session(ctx) as (config, store):
         settings = config.profile(profile)
         _warn_missing_seeds(store, profile, settings)
         when: date | None = day.date() if day else None
+        corpus = store.corpus(limit=CORPUS_LIMIT)
+        ranker = Ranker.fit(corpus, workers=config.workers)
         shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now(),
-                                     workers=config.workers)
+                                     ranker=ranker)
+    for keyword, words in (ranker.unused_words(settings) if corpus else {}).items():
+        click.echo(f"note: no stored paper uses {', '.join(f'“{w}”' for w in words)}, so the "
+                   f"keyword “{keyword}” adds to no paper's score. Keywords match whole "
+                   "words (“math” does not find “mathematical”).", err=True)
     shown = ranked if limit == 0 else ranked[:limit]
     if as_json:
         click.echo(json.dumps(rank_json(profile, shown_day, shown), indent=2, ensure_ascii=False))

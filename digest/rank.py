@@ -322,6 +322,18 @@ class Ranker:
         if self._use_neighbours and needed:
             _ = self._stored_words_t
 
+    def unused_words(self, profile: Profile) -> dict[str, list[str]]:
+        """Each keyword of ``profile`` that has words no paper the ranker knows uses, with
+        those words as the ranker sees them (folded, plurals made singular): a keyword whose
+        word no paper uses adds to no paper's score, and a phrase needs every word."""
+        vocabulary = self._words.vocabulary_
+        unused = {}
+        for keyword in dict.fromkeys(k for i in profile.interests for k in i.keywords):
+            words = [word for word in dict.fromkeys(_tokens(keyword)) if word not in vocabulary]
+            if words:
+                unused[keyword] = words
+        return unused
+
     def rank(
         self,
         profile: Profile,

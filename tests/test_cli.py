@@ -121,6 +121,21 @@ def test_rank_and_preview_name_seeds_that_do_not_count_yet(tmp_path: Path) -> No
     assert json.loads(digest("rank", "astro", "--json", cwd=tmp_path).stdout)["papers"]
 
 
+def test_rank_names_keywords_that_no_stored_paper_uses(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "listings", tmp_path / "listings")
+    path = feed_config(tmp_path, '{name: files, type: file, paths: ["listings/*.jsonl"]}')
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        '"dark matter"]', '"dark matter", "Galaxy zoos"]'), encoding="utf-8")
+    empty = digest("rank", "astro", cwd=tmp_path)  # an empty store: nothing to say yet
+    assert empty.returncode == 0 and "note:" not in empty.stderr, empty.stderr
+    assert digest("ingest", cwd=tmp_path).returncode == 0
+    result = digest("rank", "astro", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("note: no stored paper uses “zoo”, so the keyword “Galaxy zoos” adds to no "
+            "paper's score.") in result.stderr
+    assert "“galaxy”" not in result.stderr and "dark" not in result.stderr
+
+
 def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
     feed_config(tmp_path, '{name: files, type: file, paths: ["*.jsonl"]}')
     result = digest("rank", "astr", cwd=tmp_path)

@@ -138,6 +138,20 @@ def test_plurals_match_their_singular_keyword() -> None:
     assert ranked[0].reasons[0].text == "matched “galaxy”"
 
 
+def test_keywords_with_words_no_paper_uses_are_named_with_those_words() -> None:
+    settings = Profile.model_validate({"interests": [
+        {"name": "Astro", "keywords": ["Galaxies", "galaxy zoo", "Math", "the of"]},
+        {"name": "RAG", "keywords": ["citation", "Math"]},
+    ]})
+    ranker = Ranker.fit(CORPUS)
+    # Plurals fold ("Galaxies"), a phrase needs each word ("zoo"), a keyword written twice
+    # is named once; stop words alone are `digest check`'s to report.
+    assert ranker.unused_words(settings) == {"galaxy zoo": ["zoo"], "Math": ["math"]}
+    assert all(r.score == 0 for r in ranker.rank(
+        Profile.model_validate({"interests": [{"name": "M", "keywords": ["Math"]}]}),
+        CORPUS, seeds={}))
+
+
 def test_a_category_boost_alone_does_not_put_a_paper_in_the_edition() -> None:
     settings = profile(categories={"boost": {"astro-ph.GA": 0.5}}, authors=["Sören Falk"])
     ranker = Ranker.fit(CORPUS)
