@@ -24,7 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from digest.errors import ConfigError, ProfileNotFound
-from digest.models import split_arxiv_id
+from digest.models import split_arxiv_id, wildcard_problem
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
@@ -204,7 +204,7 @@ class Interest(_Strict):
         cleaned = [keyword.strip().strip('"').strip() for keyword in value]
         if any(not keyword for keyword in cleaned):
             raise ValueError("a keyword is empty")
-        return cleaned
+        return _wildcards_in_place(cleaned)
 
     @field_validator("seeds")
     @classmethod
@@ -222,6 +222,14 @@ class Interest(_Strict):
         if not self.keywords and not self.seeds:
             raise ValueError(f"interest {self.name!r} needs keywords or seeds (or both)")
         return self
+
+
+def _wildcards_in_place(terms: list[str]) -> list[str]:
+    for term in terms:
+        problem = wildcard_problem(term)
+        if problem:
+            raise ValueError(problem)
+    return terms
 
 
 class Categories(_Strict):
@@ -245,6 +253,11 @@ class Profile(_Strict):
     schedule: str | None = None  # cron; None: only ``digest run`` makes its editions
     timezone: str | None = None  # None: the top-level ``timezone``
     notify_empty: bool = False  # send a short note when a scheduled cycle has nothing new
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_terms(cls, value: list[str]) -> list[str]:
+        return _wildcards_in_place(value)
 
     @field_validator("schedule")
     @classmethod

@@ -49,12 +49,34 @@ def find_doi(text: str) -> str | None:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
+_KEYWORD_WORD = re.compile(r"([a-z0-9]+)(\*?)")
+WILDCARD_MIN = 3  # letters before a wildcard's "*": "net*" is the shortest
+
+
+def _ascii_lower(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def folded_words(text: str) -> list[str]:
     """The words of ``text`` with case, accents and punctuation folded away."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return _WORD.findall(folded)
+    return _WORD.findall(_ascii_lower(text))
+
+
+def keyword_words(keyword: str) -> list[tuple[str, bool]]:
+    """The folded words of a keyword, each with whether it is a wildcard: a word of at least
+    WILDCARD_MIN letters ending in "*" stands for every word that begins with it ("learn*":
+    learn, learning, learner...). Any other "*" is punctuation, as in "A* search"."""
+    return [(word, bool(star) and len(word) >= WILDCARD_MIN)
+            for word, star in _KEYWORD_WORD.findall(_ascii_lower(keyword))]
+
+
+def wildcard_problem(keyword: str) -> str | None:
+    """Why a keyword's "*" cannot be read, or None: a "*" before a letter ("*learn",
+    "le*rn") would ask for a word's end or middle, which keywords cannot match."""
+    if re.search(r"\*[a-z0-9]", _ascii_lower(keyword)):
+        return (f"{keyword!r}: a '*' can only end a word, as in 'learn*' (every word that "
+                "begins with 'learn')")
+    return None
 
 
 def normalise_title(title: str) -> str:

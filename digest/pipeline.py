@@ -48,7 +48,7 @@ from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
 from digest.models import Edition, Paper, Ranked
 from digest.parallel import RankRequest, rank_profiles
-from digest.rank import Ranker, _tokens
+from digest.rank import Ranker, can_match
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
 from digest.store import ProfileRun, Store
 from digest.subscriptions import recipients, unsubscribe_link, unsubscribe_secret
@@ -741,7 +741,7 @@ def unmatchable_keywords(config: Config, config_path: Path) -> list[str]:
         for name, profile in config.profiles.items()
         for i, interest in enumerate(profile.interests)
         for j, keyword in enumerate(interest.keywords)
-        if not _tokens(keyword)
+        if not can_match(keyword)
     ])
 
 

@@ -4,8 +4,9 @@ Scores come from TF-IDF vectors (scikit-learn) fitted on the stored corpus. For 
 
 * each keyword (a word or a phrase) is a small query vector; its contribution to a paper is
   the cosine between the two, counted only where the phrase occurs (half if its words occur
-  apart). The more seeds an interest has, the less its keywords count (1/sqrt(seeds)): with
-  many examples the examples say more than a few words do;
+  apart). A wildcard keyword ("learn*") is each phrase it stands for, and a paper gets the
+  best of them. The more seeds an interest has, the less its keywords count (1/sqrt(seeds)):
+  with many examples the examples say more than a few words do;
 * the seeds are one centroid over their topical words (words in more than 5% of the corpus,
   or in one paper only, are dropped; arxiv-sanity-lite drops those in 10% of all of arXiv,
   but our store is usually a few fields, where a word is generic sooner) and one over their
@@ -34,8 +35,11 @@ there. ``benchmarks/ranking.py`` measures all of this against arxiv-sanity-lite.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -50,7 +54,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
 from digest.config import Interest, Profile
-from digest.models import Paper, Ranked, Reason, folded_words
+from digest.models import Paper, Ranked, Reason, folded_words, keyword_words
 from digest.parallel import count_terms, fit_chunks
 
 # Reasons of these kinds take a paper out of an edition whatever its score.
@@ -79,6 +83,7 @@ FEEDBACK_BACKGROUND = 200  # stored papers used as the "other" class beside the 
 BACKGROUND_WEIGHT = 0.5  # ...each counting half a label
 UPVOTES_FULL = 100  # upvotes at which the popularity boost reaches its full weight
 NEAR_DUPLICATE = 0.7  # cosine above which two papers are the same work for a digest
+MAX_FORMS = 50  # the words a wildcard keyword stands for: the most common this many
 
 
 def _uses_keyword_neighbours(interest: Interest, seeds: Mapping[str, Paper]) -> bool:
@@ -105,6 +110,12 @@ def _stem(word: str) -> str:
 def _tokens(text: str) -> list[str]:
     """The vectoriser's tokens: words of two or more characters, no stop words, stemmed."""
     return [_stem(w) for w in folded_words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
+
+
+def can_match(keyword: str) -> bool:
+    """Whether a keyword can match at all: it has a wildcard or a word that is not an English
+    stop word or a single letter (the vectoriser ignores those)."""
+    return bool(_tokens(keyword)) or _has_wildcard(keyword)
 
 
 def _fold(text: str) -> str:
@@ -297,6 +308,7 @@ class Ranker:
         ] = {}
         self._feature_names: np.ndarray | None = None
         self._queries: dict[str, sparse.csr_matrix] = {}
+        self._form_cache: dict[str, tuple[str, ...]] = {}
         self._counted: tuple[frozenset[str], dict[str, int]] | None = None
         self._candidates_stored: tuple[frozenset[str], np.ndarray] | None = None
 
@@ -314,13 +326,18 @@ class Ranker:
     def vectorise(self, papers: Sequence[Paper],
                   profiles: Iterable[tuple[Profile, Mapping[str, Paper]]] = ()) -> None:
         """Vectorise ``papers`` now rather than when first ranked, and if one of ``profiles``
-        (each with its seed papers) has an interest that needs it, index the stored papers by
-        word: worker processes forked afterwards then share both (digest/parallel.py)."""
+        (each with its seed papers) has an interest that needs them, index the stored papers
+        by word and sort the words wildcards look up: worker processes forked afterwards then
+        share all of it (digest/parallel.py)."""
         self._row_numbers(papers)
+        profiles = list(profiles)
         needed = any(_uses_keyword_neighbours(interest, seeds)
                      for profile, seeds in profiles for interest in profile.interests)
         if self._use_neighbours and needed:
             _ = self._stored_words_t
+        if any(_has_wildcard(keyword) for profile, _ in profiles
+               for interest in profile.interests for keyword in interest.keywords):
+            _ = self._unigrams
 
     def unused_words(self, profile: Profile) -> dict[str, list[str]]:
         """Each keyword of ``profile`` that has words no paper the ranker knows uses, with
@@ -329,9 +346,15 @@ class Ranker:
         vocabulary = self._words.vocabulary_
         unused = {}
         for keyword in dict.fromkeys(k for i in profile.interests for k in i.keywords):
-            words = [word for word in dict.fromkeys(_tokens(keyword)) if word not in vocabulary]
+            words: dict[str, None] = {}
+            for word, wild in keyword_words(keyword):
+                if wild and not self._words_beginning(word):
+                    words[f"{word}*"] = None
+                elif not wild:  # a stop word or a single letter has no token: it is ignored
+                    words.update((token, None) for token in _tokens(word)
+                                 if token not in vocabulary)
             if words:
-                unused[keyword] = words
+                unused[keyword] = list(words)
         return unused
 
     def rank(
@@ -458,14 +481,49 @@ class Ranker:
                         _Subset(self._all.folded, rows))
 
     def _keyword_queries(self, profile: Profile) -> dict[str, sparse.csr_matrix]:
-        """Every keyword of the profile as a query vector, in one pass of the vectoriser."""
-        keywords = list(dict.fromkeys(k for interest in profile.interests
-                                      for k in interest.keywords))
-        new = [keyword for keyword in keywords if keyword not in self._queries]
+        """Every form of every keyword of the profile as a query vector, in one pass of the
+        vectoriser."""
+        forms = list(dict.fromkeys(form for interest in profile.interests
+                                   for k in interest.keywords for form in self._forms(k)))
+        new = [form for form in forms if form not in self._queries]
         if new:
             matrix = self._words.transform(new)
-            self._queries.update((keyword, matrix[row]) for row, keyword in enumerate(new))
+            self._queries.update((form, matrix[row]) for row, form in enumerate(new))
         return self._queries
+
+    def _forms(self, keyword: str) -> tuple[str, ...]:
+        """What a keyword is matched as: itself, or for a wildcard keyword each phrase it
+        stands for ("reinforcement learn*": "reinforcement learning", "reinforcement
+        learner"...), at most MAX_FORMS, made of the most common words first; () if a
+        wildcard begins no word the ranker knows."""
+        if keyword not in self._form_cache:
+            if not _has_wildcard(keyword):
+                self._form_cache[keyword] = (keyword,)
+            else:
+                choices = [self._words_beginning(word) if wild else [word]
+                           for word, wild in keyword_words(keyword)]
+                self._form_cache[keyword] = tuple(itertools.islice(
+                    (" ".join(form) for form in itertools.product(*choices)), MAX_FORMS))
+        return self._form_cache[keyword]
+
+    def _words_beginning(self, prefix: str) -> list[str]:
+        """The words (as the ranker keeps them: plurals made singular) that begin with
+        ``prefix``, the most common first; with the prefix's own singular ("bias*" finds
+        "bias", kept as "bia")."""
+        unigrams = self._unigrams
+        start = bisect.bisect_left(unigrams, prefix)
+        end = bisect.bisect_left(unigrams, prefix + "\x7f", lo=start)  # past every ASCII word
+        found = set(unigrams[start:end])
+        vocabulary = self._words.vocabulary_
+        if _stem(prefix) in vocabulary:
+            found.add(_stem(prefix))
+        idf = self._words.idf_
+        return sorted(found, key=lambda word: (idf[vocabulary[word]], word))
+
+    @functools.cached_property
+    def _unigrams(self) -> list[str]:
+        """The one-word terms of the vocabulary, sorted: where wildcards look words up."""
+        return sorted(term for term in self._words.vocabulary_ if " " not in term)
 
     # --- one interest ---------------------------------------------------------------------
 
@@ -569,7 +627,9 @@ class Ranker:
         candidate = self._candidate_mask(token)
         used = []
         for keyword in keywords:
-            rows = self._papers_with_all_words(keyword, self._stored_words_t)
+            rows = np.unique(np.concatenate([
+                self._papers_with_all_words(form, self._stored_words_t)
+                for form in self._forms(keyword)] or [np.zeros(0, dtype=np.int64)]))
             rows = rows[~candidate[rows]]
             if len(rows):
                 using[rows] = True
@@ -596,21 +656,30 @@ class Ranker:
 
     def _keyword_matrix(self, keywords: Sequence[str], vectors: _Vectors,
                         queries: Mapping[str, sparse.csr_matrix]) -> np.ndarray:
-        """Keyword x candidate contributions: cosine times how much of the phrase occurs."""
-        if not keywords:
-            return np.zeros((0, len(vectors)), dtype=np.float32)
+        """Keyword x candidate contributions: cosine times how much of the phrase occurs; a
+        wildcard keyword's is that of its form that scores best."""
+        result = np.zeros((len(keywords), len(vectors)), dtype=np.float32)
+        forms = [self._forms(keyword) for keyword in keywords]
+        flat = [form for each in forms for form in each]
+        if not flat:
+            return result
         words_t = vectors.transposed[0]
-        sims = (sparse.vstack([queries[k] for k in keywords]) @ words_t).toarray()
-        for row, keyword in enumerate(keywords):
-            if len(_fold_keyword(keyword).split()) < 2:
+        sims = (sparse.vstack([queries[form] for form in flat]) @ words_t).toarray()
+        for row, form in enumerate(flat):
+            if len(_fold_keyword(form).split()) < 2:
                 continue  # one word: the cosine says it all
             # Only papers with every word of the phrase can count; look at those only.
-            having = self._papers_with_all_words(keyword, words_t)
+            having = self._papers_with_all_words(form, words_t)
             phrase = np.zeros(len(vectors), dtype=np.float32)
             for column in having:
-                phrase[column] = _phrase_share(keyword, vectors.folded[column])
+                phrase[column] = _phrase_share(form, vectors.folded[column])
             sims[row] *= phrase
-        return sims.astype(np.float32, copy=False)
+        start = 0
+        for row, each in enumerate(forms):
+            if each:
+                result[row] = sims[start : start + len(each)].max(axis=0)
+            start += len(each)
+        return result
 
     def _papers_with_all_words(self, keyword: str, words_t: sparse.csr_matrix) -> np.ndarray:
         vocabulary = self._words.vocabulary_
@@ -681,8 +750,7 @@ class Ranker:
                  vectors: _Vectors) -> np.ndarray:
         blocked = np.zeros(len(candidates), dtype=bool)
         for term in profile.exclude:
-            folded = _fold_keyword(term)
-            blocked |= np.array([folded in text for text in vectors.folded])
+            blocked |= np.array([_mentions(term, text) for text in vectors.folded])
         only = set(profile.categories.only)
         if only:
             blocked |= np.array([not only & set(p.categories) for p in candidates])
@@ -700,7 +768,7 @@ class Ranker:
             reasons = _blocking_reasons(profile, paper, vectors.folded[column])
             return Ranked(paper=paper, score=0.0, interest=interest, reasons=tuple(reasons))
         reasons = _keyword_reasons(part.interest, part.keywords[:, column],
-                                   vectors.folded[column])
+                                   vectors.folded[column], paper)
         if part.seeds[column] > 0:
             assert part.closest is not None
             reasons.append(_seed_reason(part, int(part.closest[column]),
@@ -760,13 +828,27 @@ def _seed_reason(part: _Part, closest: int, weight: float) -> Reason:
     return Reason("seed", f"like seed {seed.arxiv_id} “{title}”{more}", weight)
 
 
+def _wildcard_forms(keyword: str, paper: Paper) -> str:
+    """The words of the paper a wildcard keyword's wildcards met, as the paper writes them
+    (folded): "learners" for "reinforcement learn*"."""
+    text = " " + " ".join(folded_words(f"{paper.title} {paper.abstract}")) + " "
+    found: dict[str, None] = {}
+    for word, wild in keyword_words(keyword):
+        match = re.search(f" ({re.escape(word)}[a-z0-9]*) ", text) if wild else None
+        if match:
+            found[match.group(1)] = None
+    return ", ".join(found)
+
+
 def _keyword_reasons(interest: Interest, contributions: np.ndarray,
-                     folded_text: str) -> list[Reason]:
+                     folded_text: str, paper: Paper) -> list[Reason]:
     matched = []
     for keyword, weight in zip(interest.keywords, contributions, strict=True):
         if weight > 0:
             label = "matched" if _phrase_share(keyword, folded_text) == 1 else "words of"
-            matched.append(Reason("keyword", f"{label} “{keyword}”", float(weight)))
+            forms = _wildcard_forms(keyword, paper) if _has_wildcard(keyword) else ""
+            said = f" ({forms})" if forms else ""
+            matched.append(Reason("keyword", f"{label} “{keyword}”{said}", float(weight)))
     matched.sort(key=lambda reason: -reason.weight)
     # Every keyword counts in the score; the long tail is folded into one line.
     if len(matched) > _MAX_KEYWORD_REASONS:
@@ -788,13 +870,49 @@ def _fold_keyword(keyword: str) -> str:
 def _phrase_share(keyword: str, folded_text: str) -> float:
     """How much a keyword's similarity counts: a phrase only as a phrase, or half if its words
     all occur apart; one word of "dense retrieval" alone ("Dense Plasmas") counts nothing."""
-    folded = _fold_keyword(keyword)
-    if folded in folded_text:
+    if _mentions(keyword, folded_text):
         return 1.0
-    words = folded.split()
+    if _has_wildcard(keyword):
+        patterns = _word_patterns(keyword)
+        apart = len(patterns) > 1 and all(re.search(f" {word} ", folded_text)
+                                          for word in patterns)
+        return _PHRASE_APART if apart else 0.0 if len(patterns) > 1 else 1.0
+    words = _fold_keyword(keyword).split()
     if len(words) > 1 and all(f" {word} " in folded_text for word in words):
         return _PHRASE_APART
     return 0.0 if len(words) > 1 else 1.0
+
+
+def _mentions(term: str, folded_text: str) -> bool:
+    """Whether a folded text has the term as a phrase (a wildcard word as any word that
+    begins with it)."""
+    if _has_wildcard(term):
+        return _phrase_pattern(term).search(folded_text) is not None
+    return _fold_keyword(term) in folded_text
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_wildcard(keyword: str) -> bool:
+    return any(wild for _, wild in keyword_words(keyword))
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_patterns(keyword: str) -> tuple[str, ...]:
+    """A regular expression for each word of a keyword, as folded texts have it."""
+    patterns = []
+    for word, wild in keyword_words(keyword):
+        if wild:  # "bias*": "bias..." or "bia", the singular folded texts keep for "bias"
+            patterns.append(f"(?:{re.escape(word)}[a-z0-9]*|{re.escape(_stem(word))})")
+        else:
+            patterns.append(re.escape(_stem(word)))
+    return tuple(patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_pattern(keyword: str) -> re.Pattern[str]:
+    return re.compile(" " + " ".join(_word_patterns(keyword)) + " ")
+
+
 
 
 def _popularity(paper: Paper) -> float:
@@ -828,7 +946,7 @@ def _blocking_reasons(profile: Profile, paper: Paper, folded_text: str) -> list[
     blocking = [
         Reason("exclude", f"excluded: mentions “{term}”", 0.0)
         for term in profile.exclude
-        if _fold_keyword(term) in folded_text
+        if _mentions(term, folded_text)
     ]
     only = profile.categories.only
     if only and not set(only) & set(paper.categories):

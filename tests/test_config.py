@@ -152,3 +152,20 @@ def test_odd_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
 def test_duplicate_source_names_are_an_error(tmp_path: Path) -> None:
     text = VALID.replace("sources:\n", "sources:\n  - {name: local, type: feed, url: 'http://x'}\n")
     assert any("source names must be unique: local" in p for p in problems(tmp_path, text))
+
+
+def test_a_star_that_does_not_end_a_word_is_refused_with_the_right_form(tmp_path: Path) -> None:
+    text = VALID.replace("keywords: [retrieval]", 'keywords: [retrieval, "*augmented"]')
+    text = text.replace("    subscribers:", '    exclude: ["sur*vey"]\n    subscribers:')
+    found = problems(tmp_path, text)
+    assert any(p.endswith(":10: profiles.nlp.interests[0].keywords: '*augmented': a '*' can "
+                          "only end a word, as in 'learn*' (every word that begins with "
+                          "'learn')") for p in found), found
+    assert any(":13: profiles.nlp.exclude: 'sur*vey'" in p for p in found), found
+
+
+def test_wildcards_and_stars_as_punctuation_are_accepted(tmp_path: Path) -> None:
+    text = VALID.replace("keywords: [retrieval]",
+                         'keywords: ["retriev*", "A* search", "C*-algebra"]')
+    interest = load_config(write(tmp_path, text)).profiles["nlp"].interests[0]
+    assert interest.keywords == ["retriev*", "A* search", "C*-algebra"]

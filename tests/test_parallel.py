@@ -39,9 +39,9 @@ def _first_ids(store: Store, category: str, count: int) -> list[str]:
 
 
 def _requests(store: Store) -> list[RankRequest]:
-    """Four profiles over the day's 1,504 real papers: keywords, seeds, category
-    neighbours, an author, exclusions, boosts and feedback labels, so every part of a score
-    and of its reasons is made in the workers."""
+    """Four profiles over the day's 1,504 real papers: keywords (wildcards too), seeds,
+    category neighbours, an author, exclusions, boosts and feedback labels, so every part of
+    a score and of its reasons is made in the workers."""
     robots, galaxies, language = (_first_ids(store, c, 8) for c in ("cs.RO", "astro-ph.GA",
                                                                      "cs.CL"))
     for arxiv_id in language[4:7]:
@@ -59,8 +59,9 @@ def _requests(store: Store) -> list[RankRequest]:
         "lm": {"interests": [{"name": "LM", "keywords": ["language model", "retrieval"],
                               "seeds": language[:4]},
                              {"name": "Speech", "keywords": ["speech recognition"]}],
-               "authors": ["Yoshua Bengio"], "max_papers": 15},
-        "vision": {"interests": [{"name": "Segmentation", "keywords": ["segmentation"]}],
+               "authors": ["Yoshua Bengio"], "exclude": ["review*"], "max_papers": 15},
+        "vision": {"interests": [{"name": "Segmentation",
+                                  "keywords": ["segmentation", "semantic segment*"]}],
                    "categories": {"only": ["cs.CV"]}},
     }
     candidates = store.papers_announced(after=DAY - timedelta(days=1), until=DAY)

@@ -383,3 +383,68 @@ def test_candidates_categories_do_not_decide_whether_neighbours_count() -> None:
         ranker = Ranker.fit([*corpus, *new])
         scores.append([r.score for r in ranker.rank(settings, new, seeds=seeds)])
     assert scores[0] == scores[1]
+
+
+MATHS = make("2611.00061", "Mathematical limits of attention",
+             "We prove bounds for transformers.")
+LEARNERS = make("2611.00062", "Reinforcement learners that share",
+                "Agents with reinforcement learning share rewards.")
+APART = make("2611.00063", "Learning from rewards", "A reinforcement signal guides the agent.")
+BIAS = make("2611.00064", "Bias in hiring models", "We measure the bias of a ranking model.")
+SURVEYS = make("2611.00065", "Surveying hiring models", "A review of ranking models.")
+WILD = [MATHS, LEARNERS, APART, BIAS, SURVEYS, RAG, GALAXY]
+
+
+def _keyword_profile(*keywords: str, exclude: tuple[str, ...] = ()) -> Profile:
+    return Profile.model_validate({"interests": [{"name": "K", "keywords": list(keywords)}],
+                                   "exclude": list(exclude)})
+
+
+def test_a_wildcard_finds_every_word_that_begins_with_it_and_says_which() -> None:
+    ranked = {r.paper.arxiv_id: r for r in Ranker.fit(WILD).rank(
+        _keyword_profile("math*", "bias*"), WILD, seeds={})}
+    assert [r.text for r in ranked["2611.00061"].reasons] == ["matched “math*” (mathematical)"]
+    # "bias" is kept as "bia" (plurals fold), yet "bias*" finds it and names it as written.
+    assert [r.text for r in ranked["2611.00064"].reasons] == ["matched “bias*” (bias)"]
+    assert {key for key, r in ranked.items() if r.score > 0} == {"2611.00061", "2611.00064"}
+
+
+def test_a_wildcard_keyword_scores_as_the_word_the_paper_uses_would() -> None:
+    ranker = Ranker.fit(WILD)
+    wild = ranker.rank(_keyword_profile("math*"), [MATHS], seeds={})[0]
+    plain = ranker.rank(_keyword_profile("mathematical"), [MATHS], seeds={})[0]
+    assert wild.score == plain.score > 0
+
+
+def test_a_wildcard_phrase_counts_whole_as_a_phrase_and_half_apart() -> None:
+    ranked = {r.paper.arxiv_id: r for r in Ranker.fit(WILD).rank(
+        _keyword_profile("reinforcement learn*"), WILD, seeds={})}
+    assert [r.text for r in ranked["2611.00062"].reasons] == [
+        "matched “reinforcement learn*” (learners)"]  # its first form in the paper
+    assert [r.text for r in ranked["2611.00063"].reasons] == [
+        "words of “reinforcement learn*” (learning)"]
+    assert ranked["2611.00062"].score > ranked["2611.00063"].score > 0
+    assert ranked["2611.00061"].score == 0
+
+
+def test_a_wildcard_exclude_term_takes_out_every_form() -> None:
+    ranked = {r.paper.arxiv_id: r for r in Ranker.fit(WILD).rank(
+        _keyword_profile("hiring", exclude=("survey*",)), WILD, seeds={})}
+    assert ranked["2611.00065"].score == 0
+    assert [r.text for r in ranked["2611.00065"].reasons] == ["excluded: mentions “survey*”"]
+    assert ranked["2611.00064"].score > 0
+
+
+def test_a_wildcard_that_begins_no_known_word_is_named_and_counts_nothing() -> None:
+    ranker = Ranker.fit(WILD)
+    assert ranker.unused_words(_keyword_profile("zoo*", "reinforcement zoo*")) == {
+        "zoo*": ["zoo*"], "reinforcement zoo*": ["zoo*"]}
+    assert all(r.score == 0 for r in ranker.rank(_keyword_profile("zoo*"), WILD, seeds={}))
+
+
+def test_a_wildcard_finds_the_stored_papers_that_stand_in_for_seeds() -> None:
+    corpus = _invented_corpus()  # fifty stored robot papers, some of them on torque
+    alike = make("2611.00030", "Legged grippers", "Grasping with legged arms and joints.")
+    ranked = Ranker.fit([*corpus, alike]).rank(_keyword_profile("torq*"), [alike], seeds={})
+    assert [(r.kind, r.text) for r in ranked[0].reasons] == [
+        ("keyword", "like stored papers that use “torq*”")]
