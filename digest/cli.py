@@ -130,21 +130,14 @@ def rank(ctx: click.Context, profile: str, day: datetime | None, as_json: bool,
     \b
     Example:  digest rank nlp --date 2024-11-28 --limit 0 --json
     """
-    from digest.pipeline import CORPUS_LIMIT, rank_day, rank_json
-    from digest.rank import Ranker
+    from digest.pipeline import rank_day, rank_json
 
     with _session(ctx) as (config, store):
         settings = config.profile(profile)
         _warn_missing_seeds(store, profile, settings)
         when: date | None = day.date() if day else None
-        corpus = store.corpus(limit=CORPUS_LIMIT)
-        ranker = Ranker.fit(corpus, workers=config.workers)
         shown_day, ranked = rank_day(store, profile, settings, day=when, now=_now(),
-                                     ranker=ranker)
-    for keyword, words in (ranker.unused_words(settings) if corpus else {}).items():
-        click.echo(f"note: no stored paper uses {', '.join(f'“{w}”' for w in words)}, so the "
-                   f"keyword “{keyword}” adds to no paper's score. Keywords match whole "
-                   "words (“math” does not find “mathematical”).", err=True)
+                                     workers=config.workers, notes=_note)
     shown = ranked if limit == 0 else ranked[:limit]
     if as_json:
         click.echo(json.dumps(rank_json(profile, shown_day, shown), indent=2, ensure_ascii=False))
@@ -176,15 +169,19 @@ def preview_command(ctx: click.Context, profile: str) -> None:
         click.echo(preview(config, store, profile, now=_now()))
 
 
+def _note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
 def _warn_missing_seeds(store: Store, name: str, profile: Profile) -> None:
     """Say which seeds do not count yet: rank and preview do not go online to fetch them."""
     from digest.pipeline import missing_seeds
 
     missing = missing_seeds(store, profile)
     if missing:
-        click.echo(f"note: {len(missing)} seed paper(s) of {name} are not in the store and do "
-                   f"not count yet: {', '.join(missing)}. 'digest check' looks them up on "
-                   "arXiv (so does 'digest run').", err=True)
+        _note(f"{len(missing)} seed paper(s) of {name} are not in the store and do not count "
+              f"yet: {', '.join(missing)}. 'digest check' looks them up on arXiv (so does "
+              "'digest run').")
 
 
 @cli.command()

@@ -204,7 +204,7 @@ class Interest(_Strict):
         cleaned = [keyword.strip().strip('"').strip() for keyword in value]
         if any(not keyword for keyword in cleaned):
             raise ValueError("a keyword is empty")
-        return _wildcards_in_place(cleaned)
+        return _check_wildcards(cleaned)
 
     @field_validator("seeds")
     @classmethod
@@ -224,7 +224,7 @@ class Interest(_Strict):
         return self
 
 
-def _wildcards_in_place(terms: list[str]) -> list[str]:
+def _check_wildcards(terms: list[str]) -> list[str]:
     for term in terms:
         problem = wildcard_problem(term)
         if problem:
@@ -257,7 +257,7 @@ class Profile(_Strict):
     @field_validator("exclude")
     @classmethod
     def _exclude_terms(cls, value: list[str]) -> list[str]:
-        return _wildcards_in_place(value)
+        return _check_wildcards(value)
 
     @field_validator("schedule")
     @classmethod

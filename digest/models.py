@@ -70,6 +70,13 @@ def keyword_words(keyword: str) -> list[tuple[str, bool]]:
             for word, star in _KEYWORD_WORD.findall(_ascii_lower(keyword))]
 
 
+def two_letter_stars(keyword: str) -> list[str]:
+    """Words of two letters followed by "*" ("AI*"): too short for a wildcard, so the "*"
+    is punctuation, which the writer may not have meant (one letter, as in "A* search", is
+    taken as a name)."""
+    return re.findall(r"(?<![a-z0-9])([a-z0-9]{2})\*", _ascii_lower(keyword))
+
+
 def wildcard_problem(keyword: str) -> str | None:
     """Why a keyword's "*" cannot be read, or None: a "*" before a letter ("*learn",
     "le*rn") would ask for a word's end or middle, which keywords cannot match."""

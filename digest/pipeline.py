@@ -46,7 +46,7 @@ from digest.errors import (
 from digest.fetch import DEFAULT_USER_AGENT, HttpClient
 from digest.ingest import Progress, SourceOutcome, ingest_sources
 from digest.lookup import look_up_papers
-from digest.models import Edition, Paper, Ranked
+from digest.models import Edition, Paper, Ranked, two_letter_stars
 from digest.parallel import RankRequest, rank_profiles
 from digest.rank import Ranker, can_match
 from digest.render import DigestContext, build_email, load_templates, render_feeds, render_html
@@ -285,21 +285,38 @@ def _edition_plan(
 
 def rank_day(
     store: Store, name: str, profile: Profile, *, day: date | None, now: datetime,
-    ranker: Ranker | None = None, workers: int = 1,
+    ranker: Ranker | None = None, workers: int = 1, notes: Progress | None = None,
 ) -> tuple[date | None, list[Ranked]]:
     """All candidates announced on ``day`` (default: the latest announcement), ranked for
     profile ``name`` (its seeds and feedback labels count).
 
     ``ranker`` lets a caller ranking many profiles fit the word weights once; otherwise they
-    are fitted here, on up to ``workers`` processes.
+    are fitted here, on up to ``workers`` processes. ``notes`` hears of each keyword with a
+    word no stored paper uses (it adds nothing to any score).
     """
     day = day or latest_day(store, now)
     if day is None:
         return None, []
     candidates = store.papers_announced(after=day - timedelta(days=1), until=day)
     ranker = ranker or Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=workers)
+    for keyword, words in (ranker.unused_words(profile).items() if notes else ()):
+        notes(_unused_note(keyword, words))
     return day, ranker.rank(profile, candidates, seeds=_seeds(store, profile),
                             feedback=store.feedback(name))
+
+
+def _unused_note(keyword: str, words: Sequence[str]) -> str:
+    plain = [word for word in words if not word.endswith("*")]
+    wild = [word.removesuffix("*") for word in words if word.endswith("*")]
+    missing = []
+    if plain:
+        missing.append("uses " + ", ".join(f"“{word}”" for word in plain))
+    if wild:
+        missing.append("uses a word that begins with " + ", ".join(f"“{word}”" for word in wild))
+    hint = (" Keywords match whole words: “math” does not find “mathematical”, “math*” does."
+            if plain else "")
+    return (f"no stored paper {' or '.join(missing)}, so the keyword “{keyword}” adds to no "
+            f"paper's score.{hint}")
 
 
 def _seeds(store: Store, profile: Profile) -> dict[str, Paper]:
@@ -733,16 +750,25 @@ def too_many_workers(config: Config, config_path: Path) -> list[str]:
 
 
 def unmatchable_keywords(config: Config, config_path: Path) -> list[str]:
-    """Keywords the ranker can never match: every word is a stop word (or a single letter)."""
-    return field_problems(config_path, [
-        (("profiles", name, "interests", i, "keywords", j),
-         f"{keyword!r} can never match: every word of it is an English stop word (or a "
-         "single letter), which the ranker ignores; use a more specific word or phrase")
-        for name, profile in config.profiles.items()
-        for i, interest in enumerate(profile.interests)
-        for j, keyword in enumerate(interest.keywords)
-        if not can_match(keyword)
-    ])
+    """Keywords the ranker can never match (every word is a stop word or a single letter),
+    and keywords and exclude terms with a "*" too early to be a wildcard ("AI*")."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name, profile in config.profiles.items():
+        terms = [(("profiles", name, "interests", i, "keywords", j), keyword)
+                 for i, interest in enumerate(profile.interests)
+                 for j, keyword in enumerate(interest.keywords)]
+        for path, keyword in terms:
+            if not can_match(keyword):
+                problems.append((path, f"{keyword!r} can never match: every word of it is an "
+                                 "English stop word (or a single letter), which the ranker "
+                                 "ignores; use a more specific word or phrase"))
+        for path, term in [*terms, *((("profiles", name, "exclude", k), term)
+                                     for k, term in enumerate(profile.exclude))]:
+            for word in two_letter_stars(term):
+                problems.append((path, f"{term!r}: a '*' makes a wildcard only after 3 or more "
+                                 f"letters; after {word!r} it is punctuation, so only the "
+                                 f"word {word!r} itself matches"))
+    return field_problems(config_path, problems)
 
 
 def label_paper(

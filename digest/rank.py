@@ -83,7 +83,7 @@ FEEDBACK_BACKGROUND = 200  # stored papers used as the "other" class beside the 
 BACKGROUND_WEIGHT = 0.5  # ...each counting half a label
 UPVOTES_FULL = 100  # upvotes at which the popularity boost reaches its full weight
 NEAR_DUPLICATE = 0.7  # cosine above which two papers are the same work for a digest
-MAX_FORMS = 50  # the words a wildcard keyword stands for: the most common this many
+MAX_FORMS = 50  # the forms of a wildcard keyword: its most common words (see Ranker._forms)
 
 
 def _uses_keyword_neighbours(interest: Interest, seeds: Mapping[str, Paper]) -> bool:
@@ -266,6 +266,9 @@ class _Part:
 
     interest: Interest
     keywords: np.ndarray  # keywords x candidates, already weighted
+    # keywords x candidates: which of the keyword's forms gave that (see Ranker._forms)
+    best_forms: np.ndarray
+    forms: tuple[tuple[str, ...], ...]  # each keyword's forms
     seeds: np.ndarray  # candidates
     neighbours: np.ndarray  # candidates
     seed_papers: tuple[Paper, ...]
@@ -494,29 +497,32 @@ class Ranker:
     def _forms(self, keyword: str) -> tuple[str, ...]:
         """What a keyword is matched as: itself, or for a wildcard keyword each phrase it
         stands for ("reinforcement learn*": "reinforcement learning", "reinforcement
-        learner"...), at most MAX_FORMS, made of the most common words first; () if a
-        wildcard begins no word the ranker knows."""
+        learner"...), made of each wildcard's most common words: MAX_FORMS of them for one
+        wildcard, a k-th root of it each for k (7 each for two); () if a wildcard begins no
+        word the ranker knows. A form has one word for each word of the keyword."""
         if keyword not in self._form_cache:
-            if not _has_wildcard(keyword):
+            words = keyword_words(keyword)
+            wildcards = sum(wild for _, wild in words)
+            if not wildcards:
                 self._form_cache[keyword] = (keyword,)
             else:
-                choices = [self._words_beginning(word) if wild else [word]
-                           for word, wild in keyword_words(keyword)]
-                self._form_cache[keyword] = tuple(itertools.islice(
-                    (" ".join(form) for form in itertools.product(*choices)), MAX_FORMS))
+                each = max(1, int(MAX_FORMS ** (1 / wildcards) + 1e-9))
+                choices = [self._words_beginning(word)[:each] if wild else [word]
+                           for word, wild in words]
+                self._form_cache[keyword] = tuple(
+                    " ".join(form) for form in itertools.product(*choices))
         return self._form_cache[keyword]
 
     def _words_beginning(self, prefix: str) -> list[str]:
         """The words (as the ranker keeps them: plurals made singular) that begin with
-        ``prefix``, the most common first; with the prefix's own singular ("bias*" finds
-        "bias", kept as "bia")."""
+        ``prefix``, the most common first, with the singulars of the plurals that begin with
+        it (_singulars)."""
         unigrams = self._unigrams
         start = bisect.bisect_left(unigrams, prefix)
         end = bisect.bisect_left(unigrams, prefix + "\x7f", lo=start)  # past every ASCII word
-        found = set(unigrams[start:end])
         vocabulary = self._words.vocabulary_
-        if _stem(prefix) in vocabulary:
-            found.add(_stem(prefix))
+        found = set(unigrams[start:end]) | {
+            word for word in _singulars(prefix) if word in vocabulary}
         idf = self._words.idf_
         return sorted(found, key=lambda word: (idf[vocabulary[word]], word))
 
@@ -564,8 +570,10 @@ class Ranker:
                 neighbours_reason = Reason("keyword", "like stored papers that use " + ", ".join(
                     f"“{keyword}”" for keyword in used), 0)
         keyword_weight = interest.weight / math.sqrt(max(1, len(seed_papers)))
-        keywords = self._keyword_matrix(interest.keywords, vectors, queries) * keyword_weight
-        return _Part(interest, keywords, np.asarray(seed_scores, dtype=np.float32).ravel(),
+        forms = tuple(self._forms(keyword) for keyword in interest.keywords)
+        keywords, best_forms = self._keyword_matrix(forms, vectors, queries)
+        return _Part(interest, keywords * keyword_weight, best_forms, forms,
+                     np.asarray(seed_scores, dtype=np.float32).ravel(),
                      np.asarray(neighbours, dtype=np.float32).ravel(), seed_papers,
                      closest, neighbours_reason)
 
@@ -654,15 +662,17 @@ class Ranker:
             self._candidates_stored = (token, mask)
         return self._candidates_stored[1]
 
-    def _keyword_matrix(self, keywords: Sequence[str], vectors: _Vectors,
-                        queries: Mapping[str, sparse.csr_matrix]) -> np.ndarray:
-        """Keyword x candidate contributions: cosine times how much of the phrase occurs; a
-        wildcard keyword's is that of its form that scores best."""
-        result = np.zeros((len(keywords), len(vectors)), dtype=np.float32)
-        forms = [self._forms(keyword) for keyword in keywords]
+    def _keyword_matrix(self, forms: Sequence[tuple[str, ...]], vectors: _Vectors,
+                        queries: Mapping[str, sparse.csr_matrix]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Keyword x candidate contributions, each keyword given by its forms: cosine times
+        how much of the phrase occurs, for the form that scores best; and which form that
+        is."""
+        result = np.zeros((len(forms), len(vectors)), dtype=np.float32)
+        best = np.zeros((len(forms), len(vectors)), dtype=np.int32)
         flat = [form for each in forms for form in each]
         if not flat:
-            return result
+            return result, best
         words_t = vectors.transposed[0]
         sims = (sparse.vstack([queries[form] for form in flat]) @ words_t).toarray()
         for row, form in enumerate(flat):
@@ -677,9 +687,10 @@ class Ranker:
         start = 0
         for row, each in enumerate(forms):
             if each:
-                result[row] = sims[start : start + len(each)].max(axis=0)
+                best[row] = sims[start : start + len(each)].argmax(axis=0)
+                result[row] = sims[start + best[row], np.arange(len(vectors))]
             start += len(each)
-        return result
+        return result, best
 
     def _papers_with_all_words(self, keyword: str, words_t: sparse.csr_matrix) -> np.ndarray:
         vocabulary = self._words.vocabulary_
@@ -767,7 +778,9 @@ class Ranker:
         if blocked:
             reasons = _blocking_reasons(profile, paper, vectors.folded[column])
             return Ranked(paper=paper, score=0.0, interest=interest, reasons=tuple(reasons))
-        reasons = _keyword_reasons(part.interest, part.keywords[:, column],
+        forms = [each[part.best_forms[k, column]] if each else ""
+                 for k, each in enumerate(part.forms)]
+        reasons = _keyword_reasons(part.interest, part.keywords[:, column], forms,
                                    vectors.folded[column], paper)
         if part.seeds[column] > 0:
             assert part.closest is not None
@@ -828,26 +841,28 @@ def _seed_reason(part: _Part, closest: int, weight: float) -> Reason:
     return Reason("seed", f"like seed {seed.arxiv_id} “{title}”{more}", weight)
 
 
-def _wildcard_forms(keyword: str, paper: Paper) -> str:
-    """The words of the paper a wildcard keyword's wildcards met, as the paper writes them
-    (folded): "learners" for "reinforcement learn*"."""
-    text = " " + " ".join(folded_words(f"{paper.title} {paper.abstract}")) + " "
-    found: dict[str, None] = {}
-    for word, wild in keyword_words(keyword):
-        match = re.search(f" ({re.escape(word)}[a-z0-9]*) ", text) if wild else None
-        if match:
-            found[match.group(1)] = None
-    return ", ".join(found)
+def _wildcard_words(keyword: str, form: str, paper: Paper) -> str:
+    """The words a wildcard keyword's form put in place of its wildcards, as the paper
+    writes them (folded): "learners" where "reinforcement learn*" scored as "reinforcement
+    learner"."""
+    written = folded_words(f"{paper.title} {paper.abstract}")
+    said = []
+    for (_, wild), kept in zip(keyword_words(keyword), form.split(), strict=True):
+        if wild:
+            said.append(next((word for word in written if _stem(word) == kept), kept))
+    return ", ".join(dict.fromkeys(said))
 
 
-def _keyword_reasons(interest: Interest, contributions: np.ndarray,
+def _keyword_reasons(interest: Interest, contributions: np.ndarray, forms: Sequence[str],
                      folded_text: str, paper: Paper) -> list[Reason]:
+    """A reason for each keyword that adds to the paper's score; a wildcard keyword's says
+    which of its forms did, and is labelled by that form's phrase share."""
     matched = []
-    for keyword, weight in zip(interest.keywords, contributions, strict=True):
+    for keyword, form, weight in zip(interest.keywords, forms, contributions, strict=True):
         if weight > 0:
-            label = "matched" if _phrase_share(keyword, folded_text) == 1 else "words of"
-            forms = _wildcard_forms(keyword, paper) if _has_wildcard(keyword) else ""
-            said = f" ({forms})" if forms else ""
+            label = "matched" if _phrase_share(form, folded_text) == 1 else "words of"
+            said = (f" ({_wildcard_words(keyword, form, paper)})" if _has_wildcard(keyword)
+                    else "")
             matched.append(Reason("keyword", f"{label} “{keyword}”{said}", float(weight)))
     matched.sort(key=lambda reason: -reason.weight)
     # Every keyword counts in the score; the long tail is folded into one line.
@@ -896,13 +911,26 @@ def _has_wildcard(keyword: str) -> bool:
     return any(wild for _, wild in keyword_words(keyword))
 
 
+def _singulars(prefix: str) -> set[str]:
+    """The words folded texts keep, for plurals that begin with ``prefix``, that do not begin
+    with it themselves: "bias" is kept as "bia", "strategies" as "strategy" (so "strategi*"
+    also finds "strategy": plurals and singulars are one word to the ranker)."""
+    found = {_stem(prefix)} - {prefix}
+    for ending in ("i", "ie"):
+        root = prefix.removesuffix(ending)
+        if root != prefix and _stem(root + "ies") == root + "y":
+            found.add(root + "y")
+    return found
+
+
 @functools.lru_cache(maxsize=4096)
 def _word_patterns(keyword: str) -> tuple[str, ...]:
     """A regular expression for each word of a keyword, as folded texts have it."""
     patterns = []
     for word, wild in keyword_words(keyword):
-        if wild:  # "bias*": "bias..." or "bia", the singular folded texts keep for "bias"
-            patterns.append(f"(?:{re.escape(word)}[a-z0-9]*|{re.escape(_stem(word))})")
+        if wild:
+            singulars = "".join(f"|{re.escape(s)}" for s in sorted(_singulars(word)))
+            patterns.append(f"(?:{re.escape(word)}[a-z0-9]*{singulars})")
         else:
             patterns.append(re.escape(_stem(word)))
     return tuple(patterns)
@@ -911,8 +939,6 @@ def _word_patterns(keyword: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=4096)
 def _phrase_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(" " + " ".join(_word_patterns(keyword)) + " ")
-
-
 
 
 def _popularity(paper: Paper) -> float:

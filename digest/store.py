@@ -80,8 +80,9 @@ class Store:
     def open(cls, path: Path) -> Store:
         if sqlite3.sqlite_version_info < SQLITE_MIN:
             raise StoreError(
-                f"{path}: this Python's SQLite is {sqlite3.sqlite_version}; the database needs "
-                f"{'.'.join(map(str, SQLITE_MIN))} or later (a newer Python brings one)"
+                f"{path}: this Python's SQLite is {sqlite3.sqlite_version}; the database "
+                f"needs {'.'.join(map(str, SQLITE_MIN))} or later (use a Python built with a "
+                "newer SQLite)"
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -125,14 +125,17 @@ def test_rank_names_keywords_that_no_stored_paper_uses(tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples" / "listings", tmp_path / "listings")
     path = feed_config(tmp_path, '{name: files, type: file, paths: ["listings/*.jsonl"]}')
     path.write_text(path.read_text(encoding="utf-8").replace(
-        '"dark matter"]', '"dark matter", "Galaxy zoos"]'), encoding="utf-8")
+        '"dark matter"]', '"dark matter", "Galaxy zoos", "quokka*"]'), encoding="utf-8")
     empty = digest("rank", "astro", cwd=tmp_path)  # an empty store: nothing to say yet
     assert empty.returncode == 0 and "note:" not in empty.stderr, empty.stderr
     assert digest("ingest", cwd=tmp_path).returncode == 0
     result = digest("rank", "astro", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("note: no stored paper uses “zoo”, so the keyword “Galaxy zoos” adds to no "
-            "paper's score.") in result.stderr
+            "paper's score. Keywords match whole words: “math” does not find “mathematical”, "
+            "“math*” does.") in result.stderr
+    assert ("note: no stored paper uses a word that begins with “quokka”, so the keyword “quokka*” "
+            "adds to no paper's score.\n") in result.stderr
     assert "“galaxy”" not in result.stderr and "dark" not in result.stderr
 
 

@@ -98,8 +98,11 @@ def test_two_workers_rank_exactly_as_one_process_does(
     parallel = rank_profiles(Ranker.fit(corpus), requests, workers=2, select=select)
     assert [len(ranked) for ranked in serial] == [len(ranked) for ranked in parallel]
     assert all(ranked for ranked in serial)
-    assert any(reason.text.startswith("like stored papers that use")  # no seeds: see rank.py
-               for ranked in serial for item in ranked for reason in item.reasons)
+    texts = [reason.text for ranked in serial for item in ranked for reason in item.reasons]
+    assert any(text.startswith("like stored papers that use") for text in texts)  # no seeds
+    assert any("“semantic segment*” (" in text for text in texts)  # a wildcard, and its word
+    if not select:  # an edition leaves the excluded papers out
+        assert "excluded: mentions “review*”" in texts
     # Same papers (the parent's own objects), order, scores, interests and reasons.
     assert parallel == serial
     assert all(a.paper is b.paper for x, y in zip(serial, parallel, strict=True)

@@ -420,7 +420,7 @@ def test_a_wildcard_phrase_counts_whole_as_a_phrase_and_half_apart() -> None:
     ranked = {r.paper.arxiv_id: r for r in Ranker.fit(WILD).rank(
         _keyword_profile("reinforcement learn*"), WILD, seeds={})}
     assert [r.text for r in ranked["2611.00062"].reasons] == [
-        "matched “reinforcement learn*” (learners)"]  # its first form in the paper
+        "matched “reinforcement learn*” (learners)"]
     assert [r.text for r in ranked["2611.00063"].reasons] == [
         "words of “reinforcement learn*” (learning)"]
     assert ranked["2611.00062"].score > ranked["2611.00063"].score > 0
@@ -448,3 +448,55 @@ def test_a_wildcard_finds_the_stored_papers_that_stand_in_for_seeds() -> None:
     ranked = Ranker.fit([*corpus, alike]).rank(_keyword_profile("torq*"), [alike], seeds={})
     assert [(r.kind, r.text) for r in ranked[0].reasons] == [
         ("keyword", "like stored papers that use “torq*”")]
+
+
+def test_a_wildcard_reason_names_the_form_that_scored_and_takes_its_label() -> None:
+    # "learn" comes first in the paper, but "reinforcement learners" is the phrase that
+    # scores; "learnability" is further from "reinforcement" than "learning" is.
+    early = make("2611.00066", "We learn from learners",
+                 "Reinforcement learners beat the rest.")
+    apart = make("2611.00067", "Reinforcement learning and learnability",
+                 "Learnability of reinforcement policies is studied.")
+    ranker = Ranker.fit([*WILD, early, apart])
+    settings = _keyword_profile("reinforcement learn*")
+    ranked = {r.paper.arxiv_id: r for r in ranker.rank(settings, [early, apart], seeds={})}
+    for paper_id, item in ranked.items():
+        (reason,) = item.reasons
+        form = reason.text.split("(")[1].rstrip(")")
+        plain = ranker.rank(_keyword_profile(f"reinforcement {form}"),
+                            [early if paper_id == early.arxiv_id else apart], seeds={})[0]
+        assert reason.weight == plain.score > 0  # the word named is the one that scored
+        assert reason.text.split(" ")[0] == plain.reasons[0].text.split(" ")[0]
+    assert ranked["2611.00066"].reasons[0].text == (
+        "matched “reinforcement learn*” (learners)")
+
+
+def test_two_wildcards_share_the_forms_so_each_keeps_its_common_words() -> None:
+    # Sixty rare words begin with "net": taken in order, the forms of "neur* net*" would
+    # all be "neural net…" and never "neuron network".
+    rare = [make(f"2611.1{n:04d}", f"Netword{n:02d} tools", f"Netword{n:02d} for neural nets.")
+            for n in range(60)]
+    common = [make(f"2611.2{n:04d}", "Neural networks", "Neural networks again.")
+              for n in range(5)]
+    neuron = make("2611.00068", "Neuron networks", "We study neuron networks.")
+    ranker = Ranker.fit([*rare, *common, neuron])
+    (item,) = ranker.rank(_keyword_profile("neur* net*"), [neuron], seeds={})
+    assert item.reasons[0].text == "matched “neur* net*” (neuron, networks)"
+
+
+def test_wildcards_meet_plurals_accents_and_stop_words() -> None:
+    strategies = make("2611.00069", "Strategies for games", "Winning strategies.")
+    naive = make("2611.00070", "Naïve Bayes revisited", "A naïve classifier.")
+    theory = make("2611.00071", "A theory of games", "The theory.")
+    papers = [*WILD, strategies, naive, theory]
+    ranker = Ranker.fit(papers)
+    ranked = {r.paper.arxiv_id: r for r in ranker.rank(
+        _keyword_profile("strategi*", "NAÏV*", "the*"), papers, seeds={})}
+    # "strategies" is kept as "strategy", which "strategi" does not begin.
+    assert [r.text for r in ranked["2611.00069"].reasons] == ["matched “strategi*” (strategies)"]
+    assert [r.text for r in ranked["2611.00070"].reasons] == ["matched “NAÏV*” (naive)"]
+    # "the" is a stop word, never a form: "the*" scores through "theory".
+    assert [r.text for r in ranked["2611.00071"].reasons] == ["matched “the*” (theory)"]
+    excluded = ranker.rank(_keyword_profile("games", exclude=("strategi*",)),
+                           [strategies], seeds={})
+    assert excluded[0].score == 0

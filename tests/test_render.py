@@ -448,7 +448,6 @@ def test_golden_feeds(feeds: tuple[bytes, bytes]) -> None:
     assert_golden("feed.atom.xml", atom.decode("utf-8"))
 
 
-
 def test_without_a_published_feed_the_email_links_no_feed() -> None:
     context = dataclasses.replace(CONTEXT, feed_link="")
     env = load_templates()

@@ -306,11 +306,14 @@ def test_check_explains_a_network_failure_and_offline_skips_the_lookup(
 def test_check_warns_about_keywords_made_only_of_stop_words(tmp_path: Path) -> None:
     check_config(tmp_path, "http://127.0.0.1:9/unused", """\
       - name: Systems
-        keywords: [system, "across the", "board game", "the*"]""")  # the*: theory...
+        keywords: [system, "across the", "board game", "the*", "AI*", "A* search"]""")
     result = digest("check", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 2
+    assert len(warnings) == 3  # "the*" finds "theory"; "A*" is a name
     assert warnings[0].startswith("warning: config.yaml:9: profiles.nlp.interests[0].keywords[0]: "
                                   "'system' can never match: every word of it is an English stop")
     assert "keywords[1]: 'across the' can never match" in warnings[1]
+    assert warnings[2].endswith("keywords[4]: 'AI*': a '*' makes a wildcard only after 3 or "
+                                "more letters; after 'ai' it is punctuation, so only the word "
+                                "'ai' itself matches")
