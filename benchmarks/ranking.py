@@ -59,7 +59,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from datetime import time as day_time
 from pathlib import Path
@@ -137,23 +137,53 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
-class Scores:
-    """One method's scores for one query; ``judged``: with the blind judgments added."""
+class Judged:
+    """A ranking scored on the labels and the blind judgments together."""
 
     ndcg: float
     precision: float
-    judged: tuple[float, float, float] | None = None  # nDCG@10, P@10, unjudged share of top 10
+    unjudged: float  # share of the top 10 that no one labelled or judged
+    relevant: int  # papers of the pool known to be relevant, labelled or judged
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """One method's scores for one query."""
+
+    interest: str
+    ndcg: float
+    precision: float
+    judged: Judged | None = None
 
 
 def score(ranked: Sequence[str], query: Query, pool: set[str],
           judged: dict[str, dict[str, bool]]) -> Scores:
+    labels = Scores(query.name, ndcg_at_k(ranked, query.relevant),
+                    precision_at_k(ranked, query.relevant))
     if query.name not in judged:
-        return Scores(ndcg_at_k(ranked, query.relevant), precision_at_k(ranked, query.relevant))
+        return labels
     verdicts = judged[query.name]
     relevant = query.relevant | {key for key in pool if verdicts.get(key)}
     unjudged = sum(key not in query.relevant and key not in verdicts for key in ranked[:K])
-    return Scores(ndcg_at_k(ranked, query.relevant), precision_at_k(ranked, query.relevant),
-                  (ndcg_at_k(ranked, relevant), precision_at_k(ranked, relevant), unjudged / K))
+    return replace(labels, judged=Judged(ndcg_at_k(ranked, relevant),
+                                         precision_at_k(ranked, relevant), unjudged / K,
+                                         len(relevant)))
+
+
+def ratio_interval(ours: Sequence[tuple[str, float]], baseline: Sequence[tuple[str, float]],
+                   draws: int = 10_000) -> tuple[float, float]:
+    """A 95% bootstrap interval for mean(ours) / mean(baseline), resampling interests (an
+    interest's rankings go together: its days share its seeds and its labeller's habits)."""
+    names = sorted({name for name, _ in ours})
+    index = {name: i for i, name in enumerate(names)}
+    sums = np.zeros((2, len(names)))
+    for row, scores in enumerate((ours, baseline)):
+        for name, value in scores:
+            sums[row, index[name]] += value
+    picks = np.random.default_rng(0).integers(0, len(names), size=(draws, len(names)))
+    ratios = sums[0, picks].sum(axis=1) / sums[1, picks].sum(axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def ndcg_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int = K) -> float:
@@ -498,19 +528,32 @@ def report(task: Task, results: dict[str, list[Scores]], seconds: float) -> None
         ndcg = statistics.fmean(s.ndcg for s in scores)
         precision = statistics.fmean(s.precision for s in scores)
         print(f"| {name} | {ndcg:.3f} | {precision:.3f} | {ndcg / baseline:.2f}x |")
+    _interval(results, lambda s: s.ndcg)
     if not all(s.judged for scores in results.values() for s in scores):
         return
     judged = {name: [s.judged for s in scores if s.judged] for name, scores in results.items()}
-    baseline = statistics.fmean(n for n, _, _ in judged["arxiv-sanity-lite"])
+    baseline = statistics.fmean(j.ndcg for j in judged["arxiv-sanity-lite"])
     print("\nThe same, scored on the labels and the blind judgments "
           "(benchmarks/judgments/datawraith_tags.json):")
     print("| method | nDCG@10 | P@10 | vs arxiv-sanity-lite | unjudged in top 10 |")
     print("|---|---:|---:|---:|---:|")
     for name, rows in judged.items():
-        ndcg, precision, unjudged = (statistics.fmean(column) for column in zip(*rows,
-                                                                                strict=True))
-        print(f"| {name} | {ndcg:.3f} | {precision:.3f} | {ndcg / baseline:.2f}x "
-              f"| {unjudged:.0%} |")
+        ndcg = statistics.fmean(j.ndcg for j in rows)
+        print(f"| {name} | {ndcg:.3f} | {statistics.fmean(j.precision for j in rows):.3f} "
+              f"| {ndcg / baseline:.2f}x | {statistics.fmean(j.unjudged for j in rows):.0%} |")
+    _interval(results, lambda s: s.judged.ndcg if s.judged else 0.0)
+    few = sum(j.relevant < K for j in judged["arxiv-sanity-lite"])
+    print(f"Even a perfect top 10 would be {1 / baseline:.3f}x arxiv-sanity-lite here, unless "
+          f"it found relevant papers no one has judged; {few} of the {len(task.queries)} "
+          f"rankings have fewer than {K} relevant papers known.")
+
+
+def _interval(results: dict[str, list[Scores]], value: Callable[[Scores], float]) -> None:
+    low, high = ratio_interval([(s.interest, value(s)) for s in results["project"]],
+                               [(s.interest, value(s)) for s in results["arxiv-sanity-lite"]])
+    interests = len({s.interest for s in results["project"]})
+    print(f"project vs arxiv-sanity-lite, 95% bootstrap interval over the {interests} "
+          f"interests: {low:.2f}x to {high:.2f}x")
 
 
 def main() -> int:
