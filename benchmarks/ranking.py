@@ -43,10 +43,10 @@ Scores are nDCG@10 and P@10 (binary relevance), averaged over every (interest, d
 
 The person labelled only some of each day's papers on a topic, so the tags task is also
 scored a second time, with blind judgments added (benchmarks/judgments/): every paper in
-the top 10 of the project or arxiv-sanity-lite that the person did not label was judged
-for the tag without knowing which method put it there. A paper no one judged counts as not
-relevant; the "unjudged" column says how much of a method's top 10 that is (the other rows,
-and a ranker changed since the judging, have some).
+the top 10 of a row other than random that the person did not label was judged for the tag
+without knowing which method put it there. A paper no one judged counts as not relevant;
+the "unjudged" column says how much of a method's top 10 that is (random, and a ranker
+changed since the judging, have some).
 """
 
 from __future__ import annotations
