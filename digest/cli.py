@@ -322,7 +322,8 @@ def check(ctx: click.Context, offline: bool) -> None:
 
     Seed papers not yet in the store are looked up on arXiv (and kept for later runs);
     an id arXiv does not know is an error. Keywords made only of stop words, which can
-    never match, and more `workers` than CPUs to run them are warned about.
+    never match, a '*' after two letters ('AI*', too short for a wildcard), and more
+    `workers` than CPUs to run them are warned about.
 
     \b
     Example:  digest -c config.yaml check
