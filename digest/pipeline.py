@@ -169,10 +169,14 @@ def run_cycle(
         fetch_missing_seeds(config, store, client, profiles, now=now, progress=progress)
         if stop():
             return RunReport(sources, [])  # before ranking: a thousand profiles take a while
+        plans = edition_plans(store, profiles, now=now)
+        editions: dict[str, Edition | None] = dict.fromkeys(profiles)
+        waiting = sum(plan is not None for plan in plans.values())
         try:  # the fit, too, may count the corpus's words on worker processes
-            ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
-            progress(f"ranking {len(profiles)} profile(s) ...")
-            editions = next_editions(store, ranker, profiles, now=now, workers=config.workers)
+            if waiting:  # nothing new (a weekend, a second cycle the same day): no fit at all
+                ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
+                progress(f"ranking {waiting} profile(s) ...")
+                editions = ranked_editions(ranker, plans, workers=config.workers)
         except RankingError:
             if stop():  # the stop signal reached the workers too (systemd sends it to all)
                 return RunReport(sources, [])
@@ -231,12 +235,23 @@ def next_edition(
     return next_editions(store, ranker, {name: profile}, now=now)[name]
 
 
+Plan = tuple[Edition, RankRequest]  # an edition without its papers, and the ranking for them
+
+
 def next_editions(
     store: Store, ranker: Ranker, profiles: Mapping[str, Profile], *, now: datetime,
     workers: int = 1,
 ) -> dict[str, Edition | None]:
     """:func:`next_edition` of each profile, ranked on up to ``workers`` processes."""
-    plans: dict[str, tuple[Edition, RankRequest]] = {}
+    return ranked_editions(ranker, edition_plans(store, profiles, now=now), workers=workers)
+
+
+def edition_plans(
+    store: Store, profiles: Mapping[str, Profile], *, now: datetime
+) -> dict[str, Plan | None]:
+    """Each profile's next edition without its papers, and the ranking that will choose
+    them; None for a profile with nothing announced since its last edition."""
+    plans: dict[str, Plan | None] = {}
     shared: dict[tuple[str, ...], Sequence[Paper]] = {}
     for name, profile in profiles.items():
         plan = _edition_plan(store, name, profile, now=now)
@@ -245,19 +260,28 @@ def next_editions(
             # Profiles of a cycle mostly rank the same papers: one list, kept once in memory
             # (and the ranker sees it is the list it has just vectorised).
             keys = tuple(paper.key for paper in request.candidates)
-            request = replace(request, candidates=shared.setdefault(keys, request.candidates))
-            plans[name] = (edition, request)
-    chosen = rank_profiles(ranker, [request for _, request in plans.values()],
+            plan = (edition, replace(request, candidates=shared.setdefault(
+                keys, request.candidates)))
+        plans[name] = plan
+    return plans
+
+
+def ranked_editions(
+    ranker: Ranker, plans: Mapping[str, Plan | None], *, workers: int = 1
+) -> dict[str, Edition | None]:
+    """The planned editions with their papers, ranked on up to ``workers`` processes."""
+    planned = {name: plan for name, plan in plans.items() if plan is not None}
+    chosen = rank_profiles(ranker, [request for _, request in planned.values()],
                            workers=workers, select=True)
-    editions: dict[str, Edition | None] = dict.fromkeys(profiles)
-    for (name, (edition, _)), papers in zip(plans.items(), chosen, strict=True):
+    editions: dict[str, Edition | None] = dict.fromkeys(plans)
+    for (name, (edition, _)), papers in zip(planned.items(), chosen, strict=True):
         editions[name] = replace(edition, papers=tuple(papers))
     return editions
 
 
 def _edition_plan(
     store: Store, name: str, profile: Profile, *, now: datetime
-) -> tuple[Edition, RankRequest] | None:
+) -> Plan | None:
     """The next edition of ``name`` without its papers, and the ranking that chooses them;
     None when nothing was announced since the last edition."""
     latest = latest_day(store, now)

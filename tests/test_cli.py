@@ -98,8 +98,9 @@ def test_run_twice_then_preview(tmp_path: Path) -> None:
     first = digest("run", cwd=tmp_path)
     second = digest("run", cwd=tmp_path)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "1 sent" in first.stdout
+    assert "1 sent" in first.stdout and "ranking 1 profile(s) ..." in first.stderr
     assert "0 sent" in second.stdout and "nothing announced since the last edition" in second.stdout
+    assert "ranking" not in second.stderr  # nothing new to rank: not even the word weights
     assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 1
     preview = digest("preview", "astro", cwd=tmp_path)
     path = Path(preview.stdout.strip())
