@@ -635,9 +635,11 @@ class Ranker:
         candidate = self._candidate_mask(token)
         used = []
         for keyword in keywords:
-            rows = np.unique(np.concatenate([
-                self._papers_with_all_words(form, self._stored_words_t)
-                for form in self._forms(keyword)] or [np.zeros(0, dtype=np.int64)]))
+            found = [self._papers_with_all_words(form, self._stored_words_t)
+                     for form in self._forms(keyword)]
+            # One form (a plain keyword): its rows are already sorted and unique.
+            rows = found[0] if len(found) == 1 else np.unique(np.concatenate(
+                found or [np.zeros(0, dtype=np.int64)]))
             rows = rows[~candidate[rows]]
             if len(rows):
                 using[rows] = True
@@ -686,7 +688,9 @@ class Ranker:
             sims[row] *= phrase
         start = 0
         for row, each in enumerate(forms):
-            if each:
+            if len(each) == 1:  # a plain keyword: its one form is best everywhere
+                result[row] = sims[start]
+            elif each:
                 best[row] = sims[start : start + len(each)].argmax(axis=0)
                 result[row] = sims[start + best[row], np.arange(len(vectors))]
             start += len(each)
