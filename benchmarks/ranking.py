@@ -543,9 +543,10 @@ def report(task: Task, results: dict[str, list[Scores]], seconds: float) -> None
               f"| {ndcg / baseline:.2f}x | {statistics.fmean(j.unjudged for j in rows):.0%} |")
     _interval(results, lambda s: s.judged.ndcg if s.judged else 0.0)
     few = sum(j.relevant < K for j in judged["arxiv-sanity-lite"])
-    print(f"Even a perfect top 10 would be {1 / baseline:.3f}x arxiv-sanity-lite here, unless "
-          f"it found relevant papers no one has judged; {few} of the {len(task.queries)} "
-          f"rankings have fewer than {K} relevant papers known.")
+    print(f"Even a perfect top 10 would be {1 / baseline:.3f}x arxiv-sanity-lite here. Only "
+          "relevant papers no one has judged yet, once judged, could lift that (they raise "
+          f"the ideal score), in the {few} of the {len(task.queries)} rankings that have "
+          f"fewer than {K} relevant papers known.")
 
 
 def _interval(results: dict[str, list[Scores]], value: Callable[[Scores], float]) -> None:

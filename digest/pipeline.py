@@ -152,9 +152,10 @@ def run_cycle(
     stop: Stop = _never,
 ) -> RunReport:
     """Ingest once, then run each profile in ``due`` (name -> the scheduled time it serves,
-    None for ``digest run``), recording every run that completes. All the profiles are
-    ranked first, on ``config.workers`` processes (ranking writes nothing), then recorded
-    and delivered one after the other in the order of ``due``. Every message of the
+    None for ``digest run``), recording every run that completes. The profiles with papers
+    announced since their last edition are ranked first, on ``config.workers`` processes
+    (ranking writes nothing; with none, the word weights are not even fitted), then all are
+    recorded and delivered one after the other in the order of ``due``. Every message of the
     cycle, digests and notes, goes through one courier (one SMTP connection);
     ``smtp`` replaces the sender made from ``config.delivery.smtp``.
 

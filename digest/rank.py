@@ -635,14 +635,14 @@ class Ranker:
         candidate = self._candidate_mask(token)
         used = []
         for keyword in keywords:
-            found = [self._papers_with_all_words(form, self._stored_words_t)
-                     for form in self._forms(keyword)]
-            # One form (a plain keyword): its rows are already sorted and unique.
-            rows = found[0] if len(found) == 1 else np.unique(np.concatenate(
-                found or [np.zeros(0, dtype=np.int64)]))
-            rows = rows[~candidate[rows]]
-            if len(rows):
-                using[rows] = True
+            found = False
+            for form in self._forms(keyword):
+                rows = self._papers_with_all_words(form, self._stored_words_t)
+                rows = rows[~candidate[rows]]
+                if len(rows):
+                    using[rows] = True
+                    found = True
+            if found:
                 used.append(keyword)
         rows = np.flatnonzero(using)
         if len(rows) < KEYWORD_NEIGHBOURS_MIN:
@@ -688,7 +688,7 @@ class Ranker:
             sims[row] *= phrase
         start = 0
         for row, each in enumerate(forms):
-            if len(each) == 1:  # a plain keyword: its one form is best everywhere
+            if len(each) == 1:  # a plain keyword, or a wildcard that begins one known word
                 result[row] = sims[start]
             elif each:
                 best[row] = sims[start : start + len(each)].argmax(axis=0)
