@@ -889,14 +889,10 @@ def _fold_keyword(keyword: str) -> str:
 def _phrase_share(keyword: str, folded_text: str) -> float:
     """How much a keyword's similarity counts: a phrase only as a phrase, or half if its words
     all occur apart; one word of "dense retrieval" alone ("Dense Plasmas") counts nothing."""
-    if _mentions(keyword, folded_text):
+    folded = _fold_keyword(keyword)
+    if folded in folded_text:
         return 1.0
-    if _has_wildcard(keyword):
-        patterns = _word_patterns(keyword)
-        apart = len(patterns) > 1 and all(re.search(f" {word} ", folded_text)
-                                          for word in patterns)
-        return _PHRASE_APART if apart else 0.0 if len(patterns) > 1 else 1.0
-    words = _fold_keyword(keyword).split()
+    words = folded.split()
     if len(words) > 1 and all(f" {word} " in folded_text for word in words):
         return _PHRASE_APART
     return 0.0 if len(words) > 1 else 1.0
