@@ -224,34 +224,21 @@ def latest_day(store: Store, now: datetime) -> date | None:
     return store.latest_announcement(not_after=now.date() + timedelta(days=1))
 
 
-def next_edition(
-    store: Store, ranker: Ranker, name: str, profile: Profile, *, now: datetime
-) -> Edition | None:
-    """The edition ``name`` would get now, or None when nothing was announced since the last.
-
-    Besides the papers announced since the previous edition it takes late arrivals: papers
-    dated on or before it but stored after it was made (a listing ingested a day late,
-    Hugging Face papers added after the morning run), never those it already carried.
-    """
-    return next_editions(store, ranker, {name: profile}, now=now)[name]
-
-
 Plan = tuple[Edition, RankRequest]  # an edition without its papers, and the ranking for them
-
-
-def next_editions(
-    store: Store, ranker: Ranker, profiles: Mapping[str, Profile], *, now: datetime,
-    workers: int = 1,
-) -> dict[str, Edition | None]:
-    """:func:`next_edition` of each profile, ranked on up to ``workers`` processes."""
-    return ranked_editions(ranker, edition_plans(store, profiles, now=now), workers=workers)
 
 
 def edition_plans(
     store: Store, profiles: Mapping[str, Profile], *, now: datetime
 ) -> dict[str, Plan | None]:
     """Each profile's next edition without its papers, and the ranking that will choose
-    them; None for a profile with nothing announced since its last edition."""
+    them; None for a profile with nothing announced since its last edition.
+
+    Besides the papers announced since the previous edition an edition takes late arrivals:
+    papers dated on or before it but stored after it was made (a listing ingested a day
+    late, Hugging Face papers added after the morning run), never those it already carried.
+    Ranking the plans (:func:`ranked_editions`) is the only step that needs the word
+    weights, so a caller fits them only when a plan is not None.
+    """
     plans: dict[str, Plan | None] = {}
     shared: dict[tuple[str, ...], Sequence[Paper]] = {}
     for name, profile in profiles.items():
@@ -643,8 +630,11 @@ def _write_feed(
 def preview(config: Config, store: Store, name: str, *, now: datetime) -> Path:
     """Write the HTML of the profile's next edition (or its last one) and return the path."""
     profile = config.profile(name)
-    ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
-    edition = next_edition(store, ranker, name, profile, now=now)
+    plans = edition_plans(store, {name: profile}, now=now)
+    edition = None
+    if plans[name] is not None:  # the last edition, if nothing is new: no fit needed
+        ranker = Ranker.fit(store.corpus(limit=CORPUS_LIMIT), workers=config.workers)
+        edition = ranked_editions(ranker, plans)[name]
     if edition is None:
         last = store.last_edition(name)
         if last is None:
