@@ -268,7 +268,6 @@ class _Part:
     keywords: np.ndarray  # keywords x candidates, already weighted
     # keywords x candidates: which of the keyword's forms gave that (see Ranker._forms)
     best_forms: np.ndarray
-    forms: tuple[tuple[str, ...], ...]  # each keyword's forms
     seeds: np.ndarray  # candidates
     neighbours: np.ndarray  # candidates
     seed_papers: tuple[Paper, ...]
@@ -570,9 +569,9 @@ class Ranker:
                 neighbours_reason = Reason("keyword", "like stored papers that use " + ", ".join(
                     f"“{keyword}”" for keyword in used), 0)
         keyword_weight = interest.weight / math.sqrt(max(1, len(seed_papers)))
-        forms = tuple(self._forms(keyword) for keyword in interest.keywords)
-        keywords, best_forms = self._keyword_matrix(forms, vectors, queries)
-        return _Part(interest, keywords * keyword_weight, best_forms, forms,
+        keywords, best_forms = self._keyword_matrix(
+            [self._forms(keyword) for keyword in interest.keywords], vectors, queries)
+        return _Part(interest, keywords * keyword_weight, best_forms,
                      np.asarray(seed_scores, dtype=np.float32).ravel(),
                      np.asarray(neighbours, dtype=np.float32).ravel(), seed_papers,
                      closest, neighbours_reason)
@@ -782,8 +781,8 @@ class Ranker:
         if blocked:
             reasons = _blocking_reasons(profile, paper, vectors.folded[column])
             return Ranked(paper=paper, score=0.0, interest=interest, reasons=tuple(reasons))
-        forms = [each[part.best_forms[k, column]] if each else ""
-                 for k, each in enumerate(part.forms)]
+        forms = [each[part.best_forms[k, column]] if each else ""  # no form: scores nothing
+                 for k, each in enumerate(map(self._forms, part.interest.keywords))]
         reasons = _keyword_reasons(part.interest, part.keywords[:, column], forms,
                                    vectors.folded[column], paper)
         if part.seeds[column] > 0:
@@ -924,8 +923,8 @@ def _singulars(prefix: str) -> set[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _word_patterns(keyword: str) -> tuple[str, ...]:
-    """A regular expression for each word of a keyword, as folded texts have it."""
+def _phrase_pattern(keyword: str) -> re.Pattern[str]:
+    """A regular expression for a wildcard term as a phrase, as folded texts have it."""
     patterns = []
     for word, wild in keyword_words(keyword):
         if wild:
@@ -933,12 +932,7 @@ def _word_patterns(keyword: str) -> tuple[str, ...]:
             patterns.append(f"(?:{re.escape(word)}[a-z0-9]*{singulars})")
         else:
             patterns.append(re.escape(_stem(word)))
-    return tuple(patterns)
-
-
-@functools.lru_cache(maxsize=4096)
-def _phrase_pattern(keyword: str) -> re.Pattern[str]:
-    return re.compile(" " + " ".join(_word_patterns(keyword)) + " ")
+    return re.compile(" " + " ".join(patterns) + " ")
 
 
 def _popularity(paper: Paper) -> float:
